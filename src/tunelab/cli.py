@@ -1,0 +1,174 @@
+"""The ``tunelab`` command: a thin typer layer over the Python API.
+
+Every command parses its options, calls one API function and prints. Any
+``TunelabError`` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tunelab.errors import TunelabError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Fine-tune pre-trained models; compare strategies; ship the result.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _quiet_libraries() -> None:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def user_errors(command):
+    """Turn a ``TunelabError`` into ``error: ...`` + exit 2, and Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        _quiet_libraries()
+        try:
+            return command(*args, **kwargs)
+        except TunelabError as err:
+            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted; resume with --resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+ConfigArg = Annotated[Path | None, typer.Argument(help="YAML config (defaults if omitted)")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override, repeatable")]
+
+
+@app.command()
+@user_errors
+def run(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="run directory")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace a run in --output")] = False,
+) -> None:
+    """Fine-tune a model with one strategy and write a run directory."""
+    from tunelab.config import load_config
+    from tunelab.run import fine_tune
+
+    cfg = load_config(config, set_ or [])
+    result = fine_tune(cfg, output, resume=resume, overwrite=overwrite, console=console)
+    print_metrics(result.metrics)
+    console.print(f"run directory: [bold]{result.run_dir}[/]")
+
+
+def print_metrics(metrics: dict) -> None:
+    """The final metrics table of a run."""
+    table = Table(title="results")
+    table.add_column("metric")
+    table.add_column("validation", justify="right")
+    table.add_column("test", justify="right")
+    for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "loss"):
+        table.add_row(key, f"{metrics['validation'].get(key, float('nan')):.4f}",
+                      f"{metrics['test'].get(key, float('nan')):.4f}")
+    table.add_row("latency p50 / p95 ms", "",
+                  f"{metrics['test']['latency_ms_p50']:.1f} / {metrics['test']['latency_ms_p95']:.1f}")
+    console.print(table)
+    console.print(
+        f"trained {metrics['trainable_params']:,} of {metrics['total_params']:,} parameters; "
+        f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s "
+        f"({metrics['seconds_per_epoch']:.1f}s/epoch); best epoch {metrics['best_epoch']}"
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    data: Annotated[str, typer.Option("--data", help="labelled CSV/JSONL file")],
+    text_column: Annotated[str | None, typer.Option(help="default: the run's")] = None,
+    label_column: Annotated[str | None, typer.Option(help="default: the run's")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Evaluate a run's model on a labelled file."""
+    from tunelab.evaluation import evaluate_run
+
+    metrics = evaluate_run(run_dir, data, text_column, label_column)
+    if json_out:
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    table = Table(title=f"{run_dir} on {data} (n={metrics['n']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro",
+                "latency_ms_p50", "latency_ms_p95"):
+        table.add_row(key, f"{metrics[key]:.4f}")
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to classify")] = None,
+    input_file: Annotated[Path | None, typer.Option("--input", help=".txt (a text per line), "
+                                                    "CSV or JSONL (text column of the run)")] = None,
+) -> None:
+    """Predict labels; one JSON line per text: text, label, probabilities."""
+    from tunelab.inference import load, read_texts
+
+    inputs = list(texts or []) + (read_texts(input_file, run_dir) if input_file else [])
+    if not inputs:
+        raise TunelabError("predict: give texts as arguments or --input FILE")
+    for text, pred in zip(inputs, load(run_dir).predict(inputs), strict=True):
+        sys.stdout.write(json.dumps({"text": text, "label": pred.label,
+                                     "probabilities": pred.probabilities}) + "\n")
+
+
+@app.command()
+@user_errors
+def models() -> None:
+    """Known models (weights shipped by installed packages) with parameter counts."""
+    from tunelab.models import list_models
+
+    table = Table(title="known models (any local HF directory works too)")
+    for column in ("name", "task", "params", "description"):
+        table.add_column(column)
+    for spec in list_models():
+        table.add_row(spec.name, spec.task, f"{spec.params / 1e6:.1f}M", spec.description)
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def layers(model: Annotated[str, typer.Argument(help="known name or local model directory")]) -> None:
+    """The ordered layer groups of a model and the parameters in each."""
+    from tunelab.summary import describe_layers
+
+    rows = describe_layers(model)
+    table = Table(title=f"{model}: layer groups, bottom to top")
+    for column in ("#", "group", "params", "share"):
+        table.add_column(column, justify="right" if column != "group" else "left")
+    total = sum(r["params"] for r in rows)
+    for i, row in enumerate(rows):
+        table.add_row(str(i), row["name"], f"{row['params']:,}", f"{100 * row['params'] / total:.1f}%")
+    console.print(table)
+    console.print(f"total {total:,} parameters (head shown for a 2-class task)")
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    app()

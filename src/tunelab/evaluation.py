@@ -1,0 +1,58 @@
+"""Evaluate a finished run on a new labelled file (``tunelab evaluate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tunelab.data import read_table
+from tunelab.errors import DataError
+from tunelab.inference import load
+from tunelab.metrics import classification_metrics, measure_latency
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data: str,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    latency_samples: int = 50,
+) -> dict:
+    """Metrics of the run's model on ``data`` (CSV/JSONL/...), columns as in the run.
+
+    Raises:
+        DataError: missing columns, or labels the model was never trained on.
+    """
+    predictor = load(run_dir)
+    text_col, label_col = run_columns(Path(run_dir), text_column, label_column)
+    frame = read_table(data, where="--data")
+    for column in (text_col, label_col):
+        if column not in frame.columns:
+            raise DataError(
+                f"--data {data}: no column '{column}'; columns are: {', '.join(map(str, frame.columns))}"
+                "; pass --text-column/--label-column"
+            )
+    frame = frame.dropna(subset=[text_col, label_col])
+    labels = frame[label_col].astype(str).str.strip().tolist()
+    unknown = sorted(set(labels) - set(predictor.labels))
+    if unknown:
+        raise DataError(
+            f"--data {data}: label '{unknown[0]}' was not seen in training "
+            f"(known: {', '.join(predictor.labels)}); remove those rows"
+        )
+    texts = frame[text_col].astype(str).tolist()
+    probs = predictor.predict_proba(texts)
+    ids = {label: i for i, label in enumerate(predictor.labels)}
+    metrics = classification_metrics([ids[v] for v in labels], probs.argmax(-1).tolist(),
+                                     predictor.labels)
+    metrics.update(measure_latency(lambda t: predictor.predict_proba([t]), texts[:latency_samples]))
+    metrics["n"] = len(texts)
+    return metrics
+
+
+def run_columns(run_dir: Path, text_column: str | None, label_column: str | None) -> tuple[str, str]:
+    config = run_dir / "config.yaml"
+    data_cfg = yaml.safe_load(config.read_text()).get("data", {}) if config.is_file() else {}
+    return (text_column or data_cfg.get("text_column", "text"),
+            label_column or data_cfg.get("label_column", "label"))

@@ -1,0 +1,59 @@
+"""Save a trained classifier as a self-describing, reloadable ``model/`` directory.
+
+Full weights go to ``model.safetensors`` with the backbone's ``config.json`` and the
+tokenizer, so the directory loads without the original checkpoint. An unmerged LoRA
+run saves the adapter in peft's format (``adapter/``) plus the head, and records the
+base model it needs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from tunelab.config import Config
+from tunelab.io import replace_dir
+
+CARD = "tunelab_model.json"
+
+
+def _is_peft(backbone: torch.nn.Module) -> bool:
+    return hasattr(backbone, "peft_config")
+
+
+def save_model(
+    model_dir: Path, model: torch.nn.Module, tokenizer, labels: list[str], cfg: Config,
+    base_model_path: Path,
+) -> Path:
+    """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
+    if _is_peft(model.backbone) and cfg.strategy.lora.merge:
+        model.backbone = model.backbone.merge_and_unload()
+    lora = _is_peft(model.backbone)
+    card = {
+        "task": cfg.task,
+        "labels": labels,
+        "format": "lora" if lora else "full",
+        "base_model": str(base_model_path),
+        "pooling": cfg.model.pooling,
+        "max_length": cfg.model.max_length,
+        "drop_top_layers": cfg.model.drop_top_layers,
+        "head": cfg.model.head.model_dump(),
+        "strategy": cfg.strategy.name,
+    }
+
+    def fill(tmp: Path) -> None:
+        if lora:
+            model.backbone.save_pretrained(str(tmp / "adapter"))
+            state = {f"head.{k}": v for k, v in model.head.state_dict().items()}
+        else:
+            model.backbone.config.save_pretrained(str(tmp))
+            state = model.state_dict()
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()},
+                  str(tmp / "model.safetensors"))
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / CARD).write_text(json.dumps(card, indent=2))
+
+    return replace_dir(model_dir, fill)

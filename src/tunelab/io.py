@@ -1,0 +1,91 @@
+"""Atomic writes: a crash leaves the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then rename the temp file onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Atomically write a text file."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Atomically write pretty JSON."""
+    return write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def append_jsonl(path: str | Path, row: dict) -> None:
+    """Append one JSON line (appends of a short line are atomic enough for a log)."""
+    with open(path, "a") as handle:
+        handle.write(json.dumps(row, default=_json_default) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """All rows of a JSON-lines file (empty list when missing)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def replace_dir(target: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Build a directory under a temp name with ``fill(tmp_dir)``, then swap it in.
+
+    The old directory is moved aside before the rename and removed after, so at every
+    moment either the old or the new complete directory exists under some name;
+    :func:`existing_dir` finds it.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        fill(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def existing_dir(target: str | Path) -> Path | None:
+    """``target``, or its moved-aside copy if a crash hit between the two renames."""
+    target = Path(target)
+    if target.is_dir():
+        return target
+    old = target.with_name(f".{target.name}.old")
+    return old if old.is_dir() else None
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,242 @@
+"""``fine_tune(config)``: data → model → strategy → training → evaluation → run directory.
+
+This is the Python API behind ``tunelab run``; the CLI only parses and prints.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from tunelab.batching import TokenBatches
+from tunelab.config import Config, load_config
+from tunelab.data import TextSplits, prepare_text_data
+from tunelab.errors import RunDirError
+from tunelab.export import save_model
+from tunelab.features import cache_key, cached_features
+from tunelab.inference import Predictor
+from tunelab.io import write_json
+from tunelab.layers import count_params, model_layer_groups
+from tunelab.metrics import measure_latency
+from tunelab.models.text import build_text_classifier
+from tunelab.strategies import apply_plan, create_strategy
+from tunelab.summary import layers_report, print_groups
+from tunelab.trainer import Trainer
+
+LATENCY_SAMPLES = 50
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its directory, final metrics and per-evaluation history."""
+
+    run_dir: Path
+    metrics: dict
+    history: list[dict] = field(default_factory=list)
+    config: Config | None = None
+
+
+def fine_tune(
+    config: Config | dict | str | Path,
+    output_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    console: Console | None = None,
+    feature_memory: dict | None = None,
+) -> RunResult:
+    """Fine-tune a pre-trained model as ``config`` says and write a run directory.
+
+    Args:
+        config: a :class:`Config`, a raw dict, or a YAML path.
+        output_dir: the run directory (default ``runs/<strategy>-<timestamp>``).
+        resume: continue the run in ``output_dir`` from its last checkpoint.
+        overwrite: replace a finished or different run in ``output_dir``.
+        console: where progress and tables go (default: quiet).
+        feature_memory: an in-process cache of backbone features shared between calls
+            (hyper-parameter search passes one so head-only trials skip the backbone).
+
+    Raises:
+        TunelabError: bad config, data, model, or output directory (one-line message).
+    """
+    cfg = _as_config(config)
+    console = console or Console(quiet=True)
+    run_dir = _choose_run_dir(cfg, output_dir)
+    _check_run_dir(run_dir, cfg, resume, overwrite)
+    _seed(cfg.train.seed)
+    splits = prepare_text_data(cfg.data, seed=cfg.data.seed)
+    for warning in splits.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    model, tokenizer, model_path = build_text_classifier(cfg.model, len(splits.labels))
+    strategy = create_strategy(cfg.strategy)
+    strategy.prepare(model)
+    groups = model_layer_groups(model)
+    plans = strategy.plan(groups)
+    apply_plan(groups, plans)
+    print_groups(console, groups, plans, cfg)
+
+    _start_run_dir(run_dir, cfg, resume)
+    data = _encode(cfg, tokenizer, splits)
+    if strategy.uses_feature_cache:
+        data = _cached(cfg, model, model_path, splits, data, feature_memory, console)
+    trainer = Trainer(model, groups, plans, cfg.train, data["train"], data["validation"],
+                      splits.labels, run_dir, strategy.callbacks(groups, plans), console)
+    state = trainer.fit(resume=resume)
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    write_json(run_dir / "layers.json", layers_report(groups, plans, cfg, strategy.name))
+    metrics = _final_metrics(cfg, trainer, data, state, model, tokenizer, splits)
+    save_model(run_dir / "model", model, tokenizer, splits.labels, cfg, model_path)
+    write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
+    return RunResult(run_dir, metrics, state.history, cfg)
+
+
+def _as_config(config: Config | dict | str | Path) -> Config:
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return load_config(base=config)
+    return load_config(config)
+
+
+def _seed(seed: int) -> None:
+    from accelerate.utils import set_seed
+
+    set_seed(seed)
+
+
+def _choose_run_dir(cfg: Config, output_dir: str | Path | None) -> Path:
+    if output_dir is not None:
+        return Path(output_dir)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.strategy.name}-{stamp}"
+
+
+def _check_run_dir(run_dir: Path, cfg: Config, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix two runs in one directory; ``--resume`` needs the same config."""
+    if resume and overwrite:
+        raise RunDirError("--resume and --overwrite contradict each other; pass one of them")
+    holds_run = (run_dir / "config.yaml").is_file()
+    if resume:
+        if not holds_run:
+            raise RunDirError(f"--resume: {run_dir} holds no run to resume; drop --resume")
+        saved = load_config(run_dir / "config.yaml")
+        if saved != cfg:
+            key = _first_difference(saved.to_dict(), cfg.to_dict())
+            raise RunDirError(
+                f"--resume: {run_dir} was run with a different config ({key} differs); "
+                "resume with the same config or choose another --output"
+            )
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if holds_run and overwrite:
+            return
+        what = "holds another run" if holds_run else "is not empty and is not a tunelab run"
+        hint = "pass --resume to continue it, --overwrite to replace it, or " if holds_run else ""
+        raise RunDirError(f"output directory {run_dir} {what}; {hint}choose another --output")
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
+    for key in sorted(set(a) | set(b)):
+        left, right = a.get(key), b.get(key)
+        if isinstance(left, dict) and isinstance(right, dict):
+            found = _first_difference(left, right, f"{prefix}{key}.")
+            if found:
+                return found
+        elif left != right:
+            return f"{prefix}{key}"
+    return ""
+
+
+def _start_run_dir(run_dir: Path, cfg: Config, resume: bool) -> None:
+    if not resume and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        from tunelab.io import write_text
+
+        write_text(run_dir / "config.yaml", _yaml(cfg))
+    write_json(run_dir / "status.json", {"state": "running", "started_at": _now()})
+
+
+def _yaml(cfg: Config) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def _encode(cfg: Config, tokenizer, splits: TextSplits) -> dict[str, TokenBatches]:
+    label_ids = {label: i for i, label in enumerate(splits.labels)}
+    return {
+        name: TokenBatches.from_texts(
+            tokenizer, frame["text"].tolist(), [label_ids[v] for v in frame["label"]],
+            cfg.model.max_length,
+        )
+        for name, frame in (("train", splits.train), ("validation", splits.validation),
+                            ("test", splits.test))
+    }
+
+
+def _cached(cfg, model, model_path, splits, data, memory, console) -> dict:
+    """Swap token batches for cached pooled features (feature extraction)."""
+    started = time.perf_counter()
+    device = torch.device("cuda" if cfg.train.device in ("auto", "cuda")
+                          and torch.cuda.is_available() else "cpu")
+    model.to(device)
+    cache_dir = Path(cfg.strategy.cache_dir) if cfg.strategy.cache_dir else None
+    options = {"model": cfg.model.model_dump(exclude={"head"}), "pretrained": cfg.model.pretrained}
+    out = {}
+    for name, frame in (("train", splits.train), ("validation", splits.validation),
+                        ("test", splits.test)):
+        key = cache_key(model_path, options, frame["text"].tolist())
+        out[name] = cached_features(model, data[name], key, cache_dir, cfg.train.eval_batch_size,
+                                    device, memory)
+    console.print(f"features cached for {sum(len(v) for v in out.values()):,} texts "
+                  f"in {time.perf_counter() - started:.1f}s; the head trains on them")
+    return out
+
+
+def _final_metrics(cfg, trainer, data, state, model, tokenizer, splits) -> dict:
+    val = trainer.evaluate(data["validation"]).metrics
+    test = trainer.evaluate(data["test"]).metrics
+    predictor = Predictor(model, tokenizer, splits.labels, cfg.model.max_length, trainer.device)
+    texts = splits.test["text"].tolist()[:LATENCY_SAMPLES]
+    test.update(measure_latency(lambda text: predictor.predict_proba([text]), texts))
+    trainable, total = count_params(model)
+    epochs_run = len(state.epoch_seconds)
+    return {
+        "validation": {k: v for k, v in val.items() if not isinstance(v, list | dict)},
+        "test": test,
+        "trainable_params": trainable,
+        "total_params": total,
+        "train_seconds": state.train_seconds,
+        "seconds_per_epoch": state.train_seconds / max(epochs_run, 1),
+        "epochs_run": epochs_run,
+        "steps": state.step,
+        "best_epoch": state.best_epoch,
+        "stopped_early": state.stopped_early,
+        "peak_memory_mb": _peak_memory_mb(),
+        "strategy": cfg.strategy.name,
+        "model": cfg.model.name,
+        "pretrained": cfg.model.pretrained,
+    }
+
+
+def _peak_memory_mb() -> float:
+    """Peak GPU memory when on CUDA, else this process's peak resident set size."""
+    if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
+        return torch.cuda.max_memory_allocated() / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")

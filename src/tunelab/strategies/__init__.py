@@ -1,0 +1,20 @@
+"""Transfer strategies, one small registered class each."""
+
+from tunelab.strategies import discriminative_lr, gradual_unfreeze, lora, simple  # noqa: F401
+from tunelab.strategies.base import (
+    GroupPlan,
+    Strategy,
+    apply_plan,
+    create_strategy,
+    register_strategy,
+    strategy_names,
+)
+
+__all__ = [
+    "GroupPlan",
+    "Strategy",
+    "apply_plan",
+    "create_strategy",
+    "register_strategy",
+    "strategy_names",
+]

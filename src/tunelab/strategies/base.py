@@ -1,0 +1,92 @@
+"""The contract every transfer strategy honours, and the registry of strategies.
+
+A strategy decides, for each layer group (bottom to top, head last), whether it trains,
+at what learning-rate multiplier, and from which epoch. It may also modify the model
+first (LoRA injects adapters). Everything else — the loop, checkpoints, metrics — is
+shared, so a strategy is one small class in one file:
+
+* ``prepare(model)``: change the model before groups are built (default: nothing).
+* ``plan(groups)``: one :class:`GroupPlan` per group, in order.
+* ``callbacks(groups)``: stateful callbacks that change the plan during training.
+
+Invariant (tested per strategy): after one optimizer step, exactly the parameters of
+the groups planned as trained (or LoRA's adapters) have changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from torch import nn
+
+from tunelab.config import StrategyConfig
+from tunelab.errors import ConfigError
+from tunelab.layers import LayerGroup
+
+GroupState = Literal["frozen", "trained", "lora"]
+
+
+@dataclass
+class GroupPlan:
+    """What a strategy does to one layer group."""
+
+    state: GroupState
+    lr_scale: float = 1.0
+    unfreeze_epoch: int | None = None
+
+    @property
+    def ever_trains(self) -> bool:
+        """Whether the group receives gradients at some point of the run."""
+        return self.state != "frozen" or self.unfreeze_epoch is not None
+
+
+class Strategy:
+    """Base class; subclasses set ``name`` and override ``plan``."""
+
+    name: ClassVar[str] = ""
+    uses_feature_cache: ClassVar[bool] = False
+
+    def __init__(self, cfg: StrategyConfig) -> None:
+        self.cfg = cfg
+
+    def prepare(self, model: nn.Module) -> None:
+        """Modify the model before its layer groups are built (default: no change)."""
+
+    def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
+        """One plan per group, bottom to top, head last."""
+        raise NotImplementedError
+
+    def callbacks(self, groups: list[LayerGroup], plans: list[GroupPlan]) -> list:
+        """Callbacks that change trainability during training (default: none)."""
+        return []
+
+
+_STRATEGIES: dict[str, type[Strategy]] = {}
+
+
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator: make a strategy available by its ``name``."""
+    _STRATEGIES[cls.name] = cls
+    return cls
+
+
+def create_strategy(cfg: StrategyConfig) -> Strategy:
+    """Instantiate the registered strategy named in ``cfg.name``."""
+    if cfg.name not in _STRATEGIES:
+        raise ConfigError(
+            f"strategy.name '{cfg.name}' is unknown; choose one of {', '.join(sorted(_STRATEGIES))}"
+        )
+    return _STRATEGIES[cfg.name](cfg)
+
+
+def strategy_names() -> list[str]:
+    """Registered strategy names."""
+    return sorted(_STRATEGIES)
+
+
+def apply_plan(groups: list[LayerGroup], plans: list[GroupPlan]) -> None:
+    """Set ``requires_grad`` from the plans (LoRA groups are handled by peft)."""
+    for group, plan in zip(groups, plans, strict=True):
+        if plan.state != "lora":
+            group.set_trainable(plan.state == "trained")

@@ -1,0 +1,36 @@
+"""Gradual unfreezing (ULMFiT): head first, then one more group from the top each phase."""
+
+from __future__ import annotations
+
+from tunelab.callbacks import GradualUnfreezing
+from tunelab.layers import LayerGroup
+from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
+
+
+@register_strategy
+class GradualUnfreeze(Strategy):
+    """Phase 0 trains the head only; phase ``p`` adds the top ``p`` backbone groups.
+
+    A phase lasts ``strategy.unfreeze_every_epochs`` epochs (or
+    ``strategy.unfreeze_every_steps`` optimizer steps). Training the new head first
+    keeps its random gradients from wrecking the pretrained layers.
+    """
+
+    name = "gradual_unfreeze"
+
+    def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
+        backbone = len(groups) - 1
+        every = self.cfg.unfreeze_every_epochs
+        plans = [
+            GroupPlan("frozen", unfreeze_epoch=(backbone - i) * every) for i in range(backbone)
+        ]
+        return plans + [GroupPlan("trained", unfreeze_epoch=0)]
+
+    def callbacks(self, groups: list[LayerGroup], plans: list[GroupPlan]) -> list:
+        return [
+            GradualUnfreezing(
+                groups[:-1],
+                every_epochs=self.cfg.unfreeze_every_epochs,
+                every_steps=self.cfg.unfreeze_every_steps,
+            )
+        ]

@@ -1,0 +1,62 @@
+"""LoRA (peft): low-rank adapters on the attention projections, head trained fully."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from tunelab.errors import ConfigError
+from tunelab.layers import LayerGroup
+from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
+
+# Architectures peft's own table misses.
+_EXTRA_TARGETS = {"distilbert": ["q_lin", "v_lin"]}
+
+
+def default_target_modules(model_type: str) -> list[str] | None:
+    """peft's attention projections for ``model_type``, or None if unknown."""
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as known
+
+    targets = known.get(model_type) or _EXTRA_TARGETS.get(model_type)
+    return list(targets) if targets else None
+
+
+@register_strategy
+class Lora(Strategy):
+    """Wraps the backbone in a peft ``PeftModel`` whose only trainable weights are LoRA's.
+
+    The head is a new layer, so it trains fully. On save, the adapter is written in
+    peft's own format (``PeftModel.from_pretrained`` can read it) unless
+    ``strategy.lora.merge`` folds it into the backbone weights.
+    """
+
+    name = "lora"
+
+    def prepare(self, model: nn.Module) -> None:
+        model.backbone = wrap_with_lora(model.backbone, self.cfg.lora)
+
+    def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
+        plans = [
+            GroupPlan("lora" if group.num_trainable else "frozen") for group in groups[:-1]
+        ]
+        return plans + [GroupPlan("trained")]
+
+
+def wrap_with_lora(backbone: nn.Module, settings) -> nn.Module:
+    """Inject LoRA adapters into ``backbone`` (freezing everything else)."""
+    from peft import LoraConfig, get_peft_model
+
+    model_type = getattr(backbone.config, "model_type", "")
+    targets = settings.target_modules or default_target_modules(model_type)
+    if not targets:
+        raise ConfigError(
+            f"strategy.lora.target_modules: no default for model type '{model_type}'; "
+            "set it to the attention projection names, e.g. [q_proj, v_proj]"
+        )
+    config = LoraConfig(
+        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+        target_modules=targets,
+    )
+    try:
+        return get_peft_model(backbone, config)
+    except ValueError as err:
+        raise ConfigError(f"strategy.lora.target_modules={targets}: {err}") from None

@@ -1,0 +1,371 @@
+"""The training loop, on accelerate: fit / train_epoch / evaluate.
+
+Device placement, mixed precision and gradient accumulation come from ``accelerate``;
+the loop adds what fine-tuning needs: per-epoch validation, stateful callbacks (early
+stopping, unfreezing), last + best checkpoints and exact resume.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tunelab import checkpoint
+from tunelab.callbacks import Callback, EarlyStopping
+from tunelab.config import TrainConfig
+from tunelab.errors import ConfigError
+from tunelab.io import append_jsonl, write_text
+from tunelab.layers import LayerGroup, count_params, set_train_mode
+from tunelab.metrics import classification_metrics
+from tunelab.optim import build_optimizer, build_param_groups, build_scheduler
+from tunelab.strategies.base import GroupPlan
+
+MONITORABLE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "loss")
+
+
+@dataclass
+class TrainState:
+    """Where training is: everything besides weights and optimizer that resume needs."""
+
+    epoch: int = 0
+    step: int = 0
+    batch_in_epoch: int = 0
+    best_value: float | None = None
+    best_epoch: int | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall time spent in training epochs (in-epoch evaluations included)."""
+        return float(sum(self.epoch_seconds))
+
+
+@dataclass
+class EvalResult:
+    """Metrics plus per-example outputs of one evaluation pass."""
+
+    metrics: dict[str, Any]
+    probabilities: np.ndarray
+    predictions: np.ndarray
+
+
+class Trainer:
+    """Trains a tunelab classifier according to a strategy's plans."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        groups: list[LayerGroup],
+        plans: list[GroupPlan],
+        cfg: TrainConfig,
+        train_data,
+        val_data,
+        labels: list[str],
+        run_dir: Path | None = None,
+        callbacks: list[Callback] | None = None,
+        console: Console | None = None,
+    ) -> None:
+        from accelerate import Accelerator
+
+        if cfg.early_stopping.metric not in MONITORABLE:
+            raise ConfigError(
+                f"train.early_stopping.metric '{cfg.early_stopping.metric}' is unknown; "
+                f"choose one of {', '.join(MONITORABLE)}"
+            )
+        self.cfg, self.groups, self.plans, self.labels = cfg, groups, plans, labels
+        self.train_data, self.val_data, self.run_dir = train_data, val_data, run_dir
+        self.console = console or Console(quiet=True)
+        self.accelerator = Accelerator(
+            cpu=cfg.device == "cpu",
+            mixed_precision=cfg.mixed_precision,
+            gradient_accumulation_steps=cfg.grad_accum_steps,
+        )
+        self.early_stopping = EarlyStopping(
+            cfg.early_stopping.metric, cfg.early_stopping.mode,
+            cfg.early_stopping.patience, cfg.early_stopping.min_delta,
+        )
+        self.callbacks = [*(callbacks or []), self.early_stopping]
+        self.state = TrainState()
+        self.model = model
+        self.trained_names = _trained_param_names(model, groups, plans)
+        self.steps_per_epoch = math.ceil(
+            math.ceil(len(train_data) / cfg.batch_size) / cfg.grad_accum_steps
+        )
+        self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
+        self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        optimizer = build_optimizer(build_param_groups(model, groups, plans, cfg), cfg)
+        scheduler = build_scheduler(optimizer, cfg, self.total_steps)
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
+            model, optimizer, scheduler
+        )
+        self.loss_weights = _class_weights(train_data.labels, len(labels), cfg.class_weights)
+
+    @property
+    def device(self) -> torch.device:
+        """Where batches go."""
+        return self.accelerator.device
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, resume: bool = False) -> TrainState:
+        """Train to ``max_steps`` / ``epochs`` or early stop, then restore the best weights."""
+        if resume:
+            self._resume()
+        elif self.run_dir is not None:
+            write_text(self.run_dir / "history.jsonl", "")
+        with self._progress() as progress:
+            while self.state.epoch < self.num_epochs and not self._done():
+                self.train_epoch(self.state.epoch, progress)
+                if self.early_stopping.should_stop:
+                    self.state.stopped_early = True
+                    break
+        self._restore_best()
+        return self.state
+
+    def _done(self) -> bool:
+        return self.state.step >= self.total_steps or self.early_stopping.should_stop
+
+    def train_epoch(self, epoch: int, progress: Progress | None = None) -> None:
+        """One pass over this epoch's batches (skipping those done before a resume)."""
+        for callback in self.callbacks:
+            callback.on_epoch_start(self, epoch)
+        set_train_mode(self.model, self.groups)
+        batches = self._shard(self.train_data.epoch_batches(
+            self.cfg.batch_size, self.cfg.seed, epoch, self.cfg.group_by_length
+        ))
+        task = progress.add_task(f"epoch {epoch + 1}/{self.num_epochs}", total=len(batches),
+                                 completed=self.state.batch_in_epoch, info="") if progress else None
+        started, seen, running = time.perf_counter(), 0, _RunningLoss()
+        for indices in batches[self.state.batch_in_epoch :]:
+            loss, correct = self._train_batch(indices)
+            running.add(loss, correct, len(indices))
+            seen += len(indices)
+            self.state.batch_in_epoch += 1
+            if progress is not None:
+                rate = seen / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, advance=1, info=f"loss {running.loss:.4f} "
+                                f"lr {self.scheduler.get_last_lr()[-1]:.2e} {rate:.0f} ex/s")
+            if self._step_eval_due():
+                self._evaluate_and_checkpoint(running, started)
+            if self._done():
+                break
+        self.state.epoch_seconds.append(time.perf_counter() - started)
+        self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
+        self._evaluate_and_checkpoint(running, started)
+
+    def _train_batch(self, indices: list[int]) -> tuple[float, int]:
+        batch = self._to_device(self.train_data.collate(indices))
+        labels = batch.pop("labels")
+        with self.accelerator.accumulate(self.model), self.accelerator.autocast():
+            logits = self.model(**batch)
+            loss = F.cross_entropy(logits.float(), labels, weight=self._weights(),
+                                   label_smoothing=self.cfg.label_smoothing)
+            self.accelerator.backward(loss)
+            if self.accelerator.sync_gradients and self.cfg.grad_clip:
+                self.accelerator.clip_grad_norm_(self._trainable(), self.cfg.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step() if self.accelerator.sync_gradients else None
+            self.optimizer.zero_grad(set_to_none=True)
+        if self.accelerator.sync_gradients:
+            self.state.step += 1
+            for callback in self.callbacks:
+                callback.on_step_end(self, self.state.step)
+        return float(loss.detach()), int((logits.argmax(-1) == labels).sum())
+
+    def _step_eval_due(self) -> bool:
+        every = self.cfg.eval_every_steps
+        return bool(every) and self.accelerator.sync_gradients and self.state.step % every == 0
+
+    # ------------------------------------------------------------ evaluate
+    @torch.inference_mode()
+    def evaluate(self, data) -> EvalResult:
+        """Loss, metrics and probabilities on ``data`` (model left in train mode after)."""
+        self.model.eval()
+        probs = np.zeros((len(data), len(self.labels)), dtype=np.float32)
+        total_loss = 0.0
+        for indices in data.eval_batches(self.cfg.eval_batch_size):
+            batch = self._to_device(data.collate(indices))
+            labels = batch.pop("labels")
+            with self.accelerator.autocast():
+                logits = self.model(**batch).float()
+            total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
+            probs[indices] = logits.softmax(-1).cpu().numpy()
+        set_train_mode(self.model, self.groups)
+        preds = probs.argmax(-1)
+        metrics = classification_metrics(data.labels.numpy(), preds, self.labels)
+        metrics["loss"] = total_loss / max(len(data), 1)
+        return EvalResult(metrics, probs, preds)
+
+    def _evaluate_and_checkpoint(self, running: _RunningLoss, started: float) -> None:
+        result = self.evaluate(self.val_data)
+        for callback in self.callbacks:
+            callback.on_evaluate(self, result.metrics)
+        if self.early_stopping.improved:
+            self.state.best_value = self.early_stopping.best
+            self.state.best_epoch = self.state.epoch
+            self._save_weights("best")
+        row = self._history_row(result.metrics, running, started)
+        self.state.history.append(row)
+        self.console.print(_format_row(row, self.cfg.early_stopping.metric))
+        if self.run_dir is not None:
+            append_jsonl(self.run_dir / "history.jsonl", row)
+            self._save_last()
+
+    def _history_row(self, metrics: dict, running: _RunningLoss, started: float) -> dict:
+        return {
+            "epoch": self.state.epoch if self.state.batch_in_epoch == 0 else self.state.epoch + 1,
+            "step": self.state.step,
+            "train_loss": running.loss,
+            "train_accuracy": running.accuracy,
+            "val_loss": metrics["loss"],
+            **{f"val_{k}": metrics[k] for k in MONITORABLE if k != "loss"},
+            "lr": self.scheduler.get_last_lr()[0],
+            "phase": self._phase(),
+            "trainable_params": count_params(self.model)[0],
+            "seconds": time.perf_counter() - started,
+        }
+
+    # --------------------------------------------------------- checkpoints
+    def _save_last(self) -> None:
+        checkpoint.save_training_state(
+            self.run_dir / "checkpoints" / "last", self._trained_state(), self._resume_state()
+        )
+
+    def _save_weights(self, name: str) -> None:
+        if self.run_dir is None:
+            self._best_in_memory = {k: v.detach().clone() for k, v in self._trained_state().items()}
+            return
+        checkpoint.save_weights(self.run_dir / "checkpoints" / name, self._trained_state())
+
+    def _restore_best(self) -> None:
+        if self.state.best_value is None:
+            return
+        if self.run_dir is None:
+            weights = self._best_in_memory
+        else:
+            weights = checkpoint.load_weights(self.run_dir / "checkpoints" / "best")
+        self._unwrapped().load_state_dict(weights, strict=False)
+
+    def _resume(self) -> None:
+        weights, state = checkpoint.load_training_state(self.run_dir / "checkpoints" / "last")
+        self._unwrapped().load_state_dict(weights, strict=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        for callback, saved in zip(self.callbacks, state["callbacks"], strict=True):
+            callback.load_state_dict(saved)
+        self.state = TrainState(**state["train_state"])
+        checkpoint.set_rng_state(state["rng"])
+        write_text(self.run_dir / "history.jsonl", "".join(
+            checkpoint.json_line(row) for row in self.state.history))
+        self.console.print(f"resumed from epoch {self.state.epoch}, step {self.state.step}")
+
+    def _resume_state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "callbacks": [c.state_dict() for c in self.callbacks],
+            "train_state": asdict(self.state),
+            "rng": checkpoint.get_rng_state(),
+        }
+
+    def _trained_state(self) -> dict[str, torch.Tensor]:
+        """Weights that can differ from the freshly built model: trained params + buffers."""
+        model = self._unwrapped()
+        state = {n: p for n, p in model.named_parameters() if n in self.trained_names}
+        state.update(dict(model.named_buffers()))
+        return state
+
+    # ------------------------------------------------------------- helpers
+    def on_trainable_changed(self) -> None:
+        """Unfreezing moved a group: refresh train/eval modes and report it."""
+        set_train_mode(self.model, self.groups)
+        trainable, total = count_params(self.model)
+        self.console.print(f"unfreeze phase {self._phase()}: {trainable:,} of {total:,} trainable")
+
+    def _phase(self) -> int:
+        return next((c.phase for c in self.callbacks if hasattr(c, "phase")), 0)
+
+    def _unwrapped(self) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.model)
+
+    def _trainable(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _weights(self) -> torch.Tensor | None:
+        return None if self.loss_weights is None else self.loss_weights.to(self.device)
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def _shard(self, batches: list[list[int]]) -> list[list[int]]:
+        """Each DDP process (accelerate launch / torchrun) takes every n-th batch."""
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        if world == 1:
+            return batches
+        usable = len(batches) - len(batches) % world
+        return batches[rank:usable:world]
+
+    def _progress(self) -> Progress:
+        return Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+            console=self.console, transient=True, disable=self.console.quiet,
+        )
+
+
+class _RunningLoss:
+    """Mean loss and accuracy over the batches of one epoch so far."""
+
+    def __init__(self) -> None:
+        self.total, self.correct, self.count, self.batches = 0.0, 0, 0, 0
+
+    def add(self, loss: float, correct: int, n: int) -> None:
+        self.total += loss
+        self.correct += correct
+        self.count += n
+        self.batches += 1
+
+    @property
+    def loss(self) -> float:
+        return self.total / max(self.batches, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.count, 1)
+
+
+def _trained_param_names(model, groups: list[LayerGroup], plans: list[GroupPlan]) -> set[str]:
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {
+        names[id(p)]
+        for group, plan in zip(groups, plans, strict=True)
+        if plan.ever_trains
+        for p in group.params
+        if plan.state != "lora" or p.requires_grad
+    }
+
+
+def _class_weights(labels: torch.Tensor, num_classes: int, mode: str | None) -> torch.Tensor | None:
+    """``balanced``: n / (k * count_c), as scikit-learn's ``compute_class_weight``."""
+    if mode is None:
+        return None
+    counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
+    return len(labels) / (num_classes * counts)
+
+
+def _format_row(row: dict, metric: str) -> str:
+    return (
+        f"epoch {row['epoch']} step {row['step']}: train loss {row['train_loss']:.4f} "
+        f"acc {row['train_accuracy']:.3f} | val loss {row['val_loss']:.4f} "
+        f"acc {row['val_accuracy']:.3f} f1 {row['val_f1_macro']:.3f} ({row['seconds']:.1f}s)"
+    )

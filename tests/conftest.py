@@ -1,0 +1,88 @@
+"""Shared fixtures: a tiny random-init BERT saved as a real HF directory, and small data.
+
+The tiny model goes through exactly the loading path a user's checkpoint would
+(``AutoModel.from_pretrained`` on a local directory), in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+WORDS = {
+    "food": ["pizza", "pasta", "bread", "cheese", "apple", "soup", "salad", "rice"],
+    "sport": ["football", "tennis", "goal", "match", "team", "coach", "score", "race"],
+    "tech": ["laptop", "printer", "wifi", "password", "screen", "router", "driver", "cable"],
+}
+FILLER = ["i", "like", "the", "a", "my", "is", "very", "good", "bad", "today", "with", "and"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_transformers():
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def _vocab() -> list[str]:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = sorted({w for ws in WORDS.values() for w in ws} | set(FILLER))
+    return specials + words + list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT with a word-level vocab, saved with save_pretrained."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    vocab = _vocab()
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return path
+
+
+def make_texts(n_per_class: int, seed: int = 0) -> pd.DataFrame:
+    """Keyword-separable texts: a class's words plus filler, so a tiny model can learn."""
+    rng = random.Random(seed)
+    rows = []
+    for label, words in WORDS.items():
+        for _ in range(n_per_class):
+            tokens = rng.sample(words, 2) + rng.sample(FILLER, rng.randint(1, 5))
+            rng.shuffle(tokens)
+            rows.append({"text": " ".join(tokens), "label": label})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.fixture
+def tiny_csv(tmp_path) -> Path:
+    """A 3-class CSV with 40 texts per class."""
+    path = tmp_path / "train.csv"
+    make_texts(40).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def tiny_config(tiny_model_dir, tiny_csv) -> dict:
+    """A complete, fast config dict on the tiny model and tiny CSV."""
+    return {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "data": {"train": str(tiny_csv), "val_fraction": 0.2, "test_fraction": 0.2},
+        "strategy": {"name": "top_k", "k": 1},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "head_lr": 1e-2, "seed": 0,
+                  "device": "cpu"},
+    }
