@@ -51,6 +51,7 @@ def fine_tune(
     overwrite: bool = False,
     console: Console | None = None,
     feature_memory: dict | None = None,
+    callbacks: list | None = None,
 ) -> RunResult:
     """Fine-tune a pre-trained model as ``config`` says and write a run directory.
 
@@ -62,6 +63,7 @@ def fine_tune(
         console: where progress and tables go (default: quiet).
         feature_memory: an in-process cache of backbone features shared between calls
             (hyper-parameter search passes one so head-only trials skip the backbone).
+        callbacks: extra trainer callbacks (e.g. a search's pruning callback).
 
     Raises:
         TunelabError: bad config, data, model, or output directory (one-line message).
@@ -83,11 +85,13 @@ def fine_tune(
     print_groups(console, groups, plans, cfg)
 
     _start_run_dir(run_dir, cfg, resume)
+    write_json(run_dir / "data_summary.json", splits.summary)
     data = _encode(cfg, tokenizer, splits)
     if strategy.uses_feature_cache:
         data = _cached(cfg, model, model_path, splits, data, feature_memory, console)
     trainer = Trainer(model, groups, plans, cfg.train, data["train"], data["validation"],
-                      splits.labels, run_dir, strategy.callbacks(groups, plans), console)
+                      splits.labels, run_dir, [*strategy.callbacks(groups, plans), *(callbacks or [])],
+                      console)
     state = trainer.fit(resume=resume)
 
     model = trainer.accelerator.unwrap_model(trainer.model)
