@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from tunelab.data import read_table
+from tunelab.data.cleaning import normalize_label, normalize_text
 from tunelab.errors import DataError
 from tunelab.inference import load
 from tunelab.metrics import classification_metrics, measure_latency
@@ -33,15 +34,18 @@ def evaluate_run(
                 f"--data {data}: no column '{column}'; columns are: {', '.join(map(str, frame.columns))}"
                 "; pass --text-column/--label-column"
             )
-    frame = frame.dropna(subset=[text_col, label_col])
-    labels = frame[label_col].astype(str).str.strip().tolist()
+    pairs = [(normalize_text(t), normalize_label(y)) for t, y in zip(
+        frame[text_col], frame[label_col], strict=True)]
+    pairs = [(t, y) for t, y in pairs if t is not None and y is not None]
+    if not pairs:
+        raise DataError(f"--data {data}: no rows with both a text and a label")
+    texts, labels = (list(column) for column in zip(*pairs, strict=True))
     unknown = sorted(set(labels) - set(predictor.labels))
     if unknown:
         raise DataError(
             f"--data {data}: label '{unknown[0]}' was not seen in training "
             f"(known: {', '.join(predictor.labels)}); remove those rows"
         )
-    texts = frame[text_col].astype(str).tolist()
     probs = predictor.predict_proba(texts)
     ids = {label: i for i, label in enumerate(predictor.labels)}
     metrics = classification_metrics([ids[v] for v in labels], probs.argmax(-1).tolist(),

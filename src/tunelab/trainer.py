@@ -261,8 +261,10 @@ class Trainer:
         self._unwrapped().load_state_dict(weights, strict=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        for callback, saved in zip(self.callbacks, state["callbacks"], strict=True):
-            callback.load_state_dict(saved)
+        for callback in self.callbacks:
+            saved = state["callbacks"].get(type(callback).__name__)
+            if saved is not None:
+                callback.load_state_dict(saved)
         self.state = TrainState(**state["train_state"])
         checkpoint.set_rng_state(state["rng"])
         write_text(self.run_dir / "history.jsonl", "".join(
@@ -273,7 +275,7 @@ class Trainer:
         return {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "callbacks": [c.state_dict() for c in self.callbacks],
+            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
             "train_state": asdict(self.state),
             "rng": checkpoint.get_rng_state(),
         }
