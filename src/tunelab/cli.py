@@ -170,5 +170,41 @@ def layers(model: Annotated[str, typer.Argument(help="known name or local model 
     console.print(f"total {total:,} parameters (head shown for a 2-class task)")
 
 
+@app.command()
+@user_errors
+def compare(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    strategies: Annotated[str | None, typer.Option(
+        help="comma-separated; default: all six strategies and scratch")] = None,
+    seeds: Annotated[int, typer.Option(help="seeds per strategy (mean ± std)")] = 1,
+    output: Annotated[Path, typer.Option("--output", "-o", help="comparison directory")] = Path(
+        "runs/compare"),
+    no_report: Annotated[bool, typer.Option("--no-report", help="skip report.html")] = False,
+) -> None:
+    """Every strategy vs training from scratch on one split; summary + HTML report."""
+    from tunelab.compare import compare as run_compare
+    from tunelab.config import load_config
+
+    cfg = load_config(config, set_ or [])
+    names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
+    result = run_compare(cfg, names, seeds, output, console=console, report=not no_report)
+    console.print(f"comparison directory: [bold]{result.output_dir}[/]")
+    if result.report:
+        console.print(f"open the report: [bold]{result.report}[/]")
+
+
+@app.command()
+@user_errors
+def report(
+    directory: Annotated[Path, typer.Argument(help="a run or compare directory")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file")] = None,
+) -> None:
+    """Write one self-contained report.html for a run or a comparison."""
+    from tunelab.report import write_report
+
+    console.print(f"report: [bold]{write_report(directory, output)}[/]")
+
+
 def main() -> None:  # pragma: no cover - console-script entry
     app()

@@ -1,0 +1,244 @@
+"""``compare()``: every strategy (and training from scratch) on one split, side by side.
+
+Each (strategy, seed) is an ordinary run directory under ``<output>/runs/``; a re-run
+skips finished runs and resumes interrupted ones, so a crashed comparison continues
+where it stopped. The summary answers the user's question: which strategy, and did
+fine-tuning beat training from scratch?
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from tunelab import diagnostics
+from tunelab.config import Config, load_config
+from tunelab.errors import ConfigError
+from tunelab.io import read_jsonl, write_json, write_text
+from tunelab.run import fine_tune
+from tunelab.strategies import strategy_names
+
+SCRATCH = "scratch"
+REFERENCE_TEXTS = 256
+
+
+@dataclass
+class CompareResult:
+    """The comparison directory and its summary (also in ``summary.json``)."""
+
+    output_dir: Path
+    summary: dict
+    report: Path | None = None
+    run_dirs: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def all_strategies() -> list[str]:
+    """Every registered strategy, then ``scratch``."""
+    order = ["feature_extraction", "top_k", "gradual_unfreeze", "discriminative_lr", "lora", "full"]
+    return [s for s in order if s in strategy_names()] + [SCRATCH]
+
+
+def run_config(base: Config, strategy: str, seed_index: int) -> Config:
+    """The config of one (strategy, seed) run: same data split, same training budget.
+
+    ``scratch`` is full fine-tuning of the same architecture from random weights.
+    """
+    cfg = base.model_copy(deep=True)
+    cfg.strategy.name = "full" if strategy == SCRATCH else strategy
+    cfg.model.pretrained = strategy != SCRATCH
+    cfg.train.seed = base.train.seed + seed_index
+    return cfg
+
+
+def compare(
+    config: Config | dict | str | Path,
+    strategies: list[str] | None = None,
+    seeds: int = 1,
+    output_dir: str | Path = "runs/compare",
+    console: Console | None = None,
+    report: bool = True,
+) -> CompareResult:
+    """Run each strategy for ``seeds`` seeds and summarise them against ``scratch``.
+
+    Raises:
+        ConfigError: an unknown strategy name or ``seeds < 1``.
+    """
+    base = config if isinstance(config, Config) else (
+        load_config(base=config) if isinstance(config, dict) else load_config(config))
+    strategies = _check_strategies(strategies or all_strategies(), seeds)
+    console = console or Console(quiet=True)
+    out = Path(output_dir)
+    memory: dict = {}
+    run_dirs: dict[str, list[Path]] = {}
+    for strategy in strategies:
+        for k in range(seeds):
+            run_dirs.setdefault(strategy, []).append(
+                _run_one(base, strategy, k, out / "runs" / f"{strategy}-seed{k}", memory, console))
+    summary = summarise(base, run_dirs, out)
+    write_json(out / "summary.json", summary)
+    write_text(out / "summary.csv", summary_csv(summary["strategies"]))
+    print_summary(console, summary)
+    report_path = _write_report(out, console) if report else None
+    return CompareResult(out, summary, report_path, run_dirs)
+
+
+def _check_strategies(strategies: list[str], seeds: int) -> list[str]:
+    known = set(strategy_names()) | {SCRATCH}
+    unknown = [s for s in strategies if s not in known]
+    if unknown:
+        raise ConfigError(f"--strategies: '{unknown[0]}' is unknown; choose from "
+                          f"{', '.join(all_strategies())}")
+    if seeds < 1:
+        raise ConfigError("--seeds must be at least 1")
+    return list(dict.fromkeys(strategies))
+
+
+def _run_one(base: Config, strategy: str, k: int, run_dir: Path, memory: dict,
+             console: Console) -> Path:
+    """Run, resume or skip one (strategy, seed)."""
+    cfg = run_config(base, strategy, k)
+    status = run_dir / "status.json"
+    if status.is_file() and json.loads(status.read_text()).get("state") == "finished":
+        if load_config(run_dir / "config.yaml") == cfg:
+            console.print(f"[dim]{strategy} seed {k}: finished earlier, skipped[/]")
+            return run_dir
+    resume = (run_dir / "checkpoints" / "last").is_dir() and (run_dir / "config.yaml").is_file() \
+        and load_config(run_dir / "config.yaml") == cfg
+    console.rule(f"{strategy} · seed {k}")
+    fine_tune(cfg, run_dir, resume=resume, overwrite=not resume, console=console,
+              feature_memory=memory)
+    return run_dir
+
+
+def summarise(base: Config, run_dirs: dict[str, list[Path]], out: Path) -> dict:
+    """Mean ± std per strategy, transfer gain, diagnostic flags and a recommendation."""
+    rows = [_strategy_row(name, dirs, out) for name, dirs in run_dirs.items()]
+    by_name = {r["strategy"]: r for r in rows}
+    flags: list[diagnostics.Flag] = []
+    for name, dirs in run_dirs.items():
+        flag = diagnostics.overfitting_flag(name, read_jsonl(dirs[0] / "history.jsonl"))
+        flags += [flag] if flag else []
+    scratch = by_name.get(SCRATCH)
+    gain = None
+    if scratch:
+        for row in rows:
+            if row["strategy"] != SCRATCH:
+                flag = diagnostics.negative_transfer_flag(
+                    row["strategy"], row["f1_macro_mean"], row["f1_macro_std"],
+                    scratch["f1_macro_mean"], scratch["f1_macro_std"])
+                flags += [flag] if flag else []
+        gain = _transfer_gain(rows, scratch)
+    flags += _drift(base, run_dirs, by_name)
+    first = next(iter(run_dirs.values()))[0]
+    data = json.loads((first / "data_summary.json").read_text()) \
+        if (first / "data_summary.json").is_file() else {}
+    return {
+        "strategies": rows,
+        "transfer_gain": gain,
+        "flags": [f.to_dict() for f in flags],
+        "recommendation": diagnostics.recommend(rows),
+        "data": data,
+        "model": base.model.name,
+    }
+
+
+def _strategy_row(name: str, dirs: list[Path], out: Path) -> dict:
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in dirs]
+
+    def stat(key: str, section: str | None = "test") -> tuple[float, float]:
+        values = np.array([(m[section] if section else m)[key] for m in metrics], dtype=float)
+        return float(values.mean()), float(values.std())
+
+    acc, acc_std = stat("accuracy")
+    f1, f1_std = stat("f1_macro")
+    return {
+        "strategy": name, "n_seeds": len(dirs),
+        "accuracy_mean": acc, "accuracy_std": acc_std,
+        "f1_macro_mean": f1, "f1_macro_std": f1_std,
+        "val_f1_macro_mean": stat("f1_macro", "validation")[0],
+        "train_seconds_mean": stat("train_seconds", None)[0],
+        "seconds_per_epoch_mean": stat("seconds_per_epoch", None)[0],
+        "trainable_params": metrics[0]["trainable_params"],
+        "total_params": metrics[0]["total_params"],
+        "latency_ms_p50": stat("latency_ms_p50")[0],
+        "peak_memory_mb": stat("peak_memory_mb", None)[0],
+        "run_dirs": [str(d.relative_to(out)) for d in dirs],
+    }
+
+
+def _transfer_gain(rows: list[dict], scratch: dict) -> dict | None:
+    pretrained = [r for r in rows if r["strategy"] != SCRATCH]
+    if not pretrained:
+        return None
+    best = max(pretrained, key=lambda r: r["f1_macro_mean"])
+    return {"best_strategy": best["strategy"], "best_f1_macro": best["f1_macro_mean"],
+            "scratch_f1_macro": scratch["f1_macro_mean"],
+            "gain": best["f1_macro_mean"] - scratch["f1_macro_mean"]}
+
+
+def _drift(base: Config, run_dirs: dict[str, list[Path]], by_name: dict) -> list:
+    """Representation drift of each backbone-training strategy on reference texts."""
+    from tunelab.representation import pretrained_and_tuned_embeddings
+
+    flags = []
+    for name, dirs in run_dirs.items():
+        if name in (SCRATCH, "feature_extraction"):
+            continue
+        embeddings = pretrained_and_tuned_embeddings(base, dirs[0], REFERENCE_TEXTS)
+        if embeddings is None:
+            continue
+        numbers, flag = diagnostics.drift_flag(name, *embeddings)
+        by_name[name].update({"cka": numbers["cka"], "mean_cosine": numbers["mean_cosine"]})
+        flags += [flag] if flag else []
+    return flags
+
+
+def summary_csv(rows: list[dict]) -> str:
+    """``summary.csv``: one row per strategy, scalar columns only."""
+    columns = [k for k in rows[0] if k != "run_dirs"] if rows else []
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def print_summary(console: Console, summary: dict) -> None:
+    """The comparison table, transfer gain, flags and recommendation."""
+    table = Table(title="strategies compared (test set; mean ± std over seeds)")
+    for column in ("strategy", "accuracy", "macro-F1", "train s", "s/epoch", "trainable",
+                   "p50 ms", "peak MB", "CKA"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    recommended = (summary.get("recommendation") or {}).get("strategy")
+    for r in summary["strategies"]:
+        name = f"[bold green]{r['strategy']} *[/]" if r["strategy"] == recommended else r["strategy"]
+        table.add_row(
+            name, f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}",
+            f"{r['f1_macro_mean']:.3f} ± {r['f1_macro_std']:.3f}", f"{r['train_seconds_mean']:.1f}",
+            f"{r['seconds_per_epoch_mean']:.1f}", f"{r['trainable_params']:,}",
+            f"{r['latency_ms_p50']:.1f}", f"{r['peak_memory_mb']:.0f}",
+            f"{r['cka']:.2f}" if "cka" in r else "-")
+    console.print(table)
+    gain = summary.get("transfer_gain")
+    if gain:
+        console.print(f"transfer gain: {gain['best_strategy']} F1 {gain['best_f1_macro']:.3f} vs "
+                      f"scratch {gain['scratch_f1_macro']:.3f} = {gain['gain']:+.3f}")
+    for flag in summary["flags"]:
+        console.print(f"[yellow]flag[/] {flag['kind']} · {flag['strategy']}: {flag['message']}")
+    if recommended:
+        console.print(f"recommendation: [bold]{recommended}[/] — {summary['recommendation']['reason']}")
+
+
+def _write_report(out: Path, console: Console) -> Path | None:
+    from tunelab.report import write_report
+
+    path = write_report(out)
+    console.print(f"report: [bold]{path}[/]")
+    return path

@@ -1,0 +1,129 @@
+"""Transfer-learning diagnostics, each a flag with the numbers behind it.
+
+Pure functions over histories, metric tables and embeddings, so they are tested with
+constructed inputs: overfitting, negative transfer, representation drift (catastrophic
+forgetting) and the strategy recommendation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+OVERFIT_GAP = 0.15  # train minus validation accuracy
+VAL_LOSS_RISE = 0.10  # val loss 10% above its best while train loss keeps falling
+DRIFT_CKA = 0.80  # linear CKA of pre- vs post-fine-tuning embeddings below this
+NOISE_FLOOR = 0.01  # one point of F1: below this, two strategies are a tie
+
+
+@dataclass
+class Flag:
+    """One diagnostic finding about one strategy."""
+
+    kind: str
+    strategy: str
+    message: str
+    numbers: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def overfitting_flag(strategy: str, history: list[dict]) -> Flag | None:
+    """Train/val accuracy gap, or val loss rising while train loss falls."""
+    if len(history) < 2:
+        return None
+    last = history[-1]
+    gap = last["train_accuracy"] - last["val_accuracy"]
+    best_val_loss = min(row["val_loss"] for row in history)
+    rising = last["val_loss"] > best_val_loss * (1 + VAL_LOSS_RISE)
+    falling = history[-1]["train_loss"] < history[-2]["train_loss"]
+    numbers = {"train_accuracy": last["train_accuracy"], "val_accuracy": last["val_accuracy"],
+               "gap": gap, "val_loss_last": last["val_loss"], "val_loss_best": best_val_loss}
+    if gap > OVERFIT_GAP:
+        return Flag("overfitting", strategy, f"train accuracy {last['train_accuracy']:.3f} vs "
+                    f"validation {last['val_accuracy']:.3f} (gap {gap:.3f} > {OVERFIT_GAP})", numbers)
+    if rising and falling:
+        return Flag("overfitting", strategy, f"validation loss rose to {last['val_loss']:.3f} "
+                    f"from its best {best_val_loss:.3f} while training loss kept falling", numbers)
+    return None
+
+
+def negative_transfer_flag(strategy: str, mean: float, std: float, scratch_mean: float,
+                           scratch_std: float) -> Flag | None:
+    """Training from scratch matched or beat this pretrained strategy beyond seed noise."""
+    noise = max(std, scratch_std, NOISE_FLOOR)
+    if scratch_mean - mean >= -noise:
+        return Flag("negative_transfer", strategy,
+                    f"from scratch reaches F1 {scratch_mean:.3f} vs {mean:.3f} with pretrained "
+                    f"weights (noise {noise:.3f}): the pretrained features do not help here",
+                    {"f1_macro": mean, "scratch_f1_macro": scratch_mean, "noise": noise})
+    return None
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear centred kernel alignment of two representations of the same examples.
+
+    1.0 means the same geometry up to rotation and scale; values well below 1 mean
+    fine-tuning rewrote the backbone's representation (Kornblith et al., 2019).
+    """
+    x = x - x.mean(0, keepdims=True)
+    y = y - y.mean(0, keepdims=True)
+    cross = np.linalg.norm(y.T @ x, "fro") ** 2
+    norm = np.linalg.norm(x.T @ x, "fro") * np.linalg.norm(y.T @ y, "fro")
+    return float(cross / norm) if norm > 0 else 1.0
+
+
+def mean_cosine(x: np.ndarray, y: np.ndarray) -> float:
+    """Mean cosine similarity between matching rows of ``x`` and ``y``."""
+    num = (x * y).sum(1)
+    den = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+    return float(np.mean(num / np.maximum(den, 1e-12)))
+
+
+def drift_flag(strategy: str, before: np.ndarray, after: np.ndarray) -> tuple[dict, Flag | None]:
+    """How far fine-tuning moved the backbone's embeddings of a reference set."""
+    numbers = {"cka": linear_cka(before, after), "mean_cosine": mean_cosine(before, after)}
+    if numbers["cka"] < DRIFT_CKA:
+        return numbers, Flag(
+            "catastrophic_forgetting", strategy,
+            f"backbone representation moved: linear CKA {numbers['cka']:.2f} (< {DRIFT_CKA}), "
+            f"mean cosine {numbers['mean_cosine']:.2f} vs the pretrained embeddings", numbers)
+    return numbers, None
+
+
+def forgetting_flag(strategy: str, old_before: float, old_after: float) -> Flag | None:
+    """A continual update lost accuracy on the old test set."""
+    drop = old_before - old_after
+    if drop > NOISE_FLOOR * 2:
+        return Flag("catastrophic_forgetting", strategy,
+                    f"old test accuracy fell from {old_before:.3f} to {old_after:.3f} after the update",
+                    {"old_accuracy_before": old_before, "old_accuracy_after": old_after})
+    return None
+
+
+def recommend(rows: list[dict]) -> dict | None:
+    """The cheapest pretrained strategy within seed noise of the best macro-F1.
+
+    Rows carry ``strategy``, ``f1_macro_mean``, ``f1_macro_std``, ``train_seconds_mean``.
+    """
+    candidates = [r for r in rows if r["strategy"] != "scratch"]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda r: r["f1_macro_mean"])
+    tolerance = max(best["f1_macro_std"], NOISE_FLOOR / 2)
+    close = [r for r in candidates if best["f1_macro_mean"] - r["f1_macro_mean"] <= tolerance]
+    choice = min(close, key=lambda r: r["train_seconds_mean"])
+    if choice is best:
+        reason = f"highest macro-F1 ({best['f1_macro_mean']:.3f})"
+        if len(candidates) > 1:
+            runner = max((r for r in candidates if r is not best), key=lambda r: r["f1_macro_mean"])
+            reason += f", {100 * (best['f1_macro_mean'] - runner['f1_macro_mean']):.1f} pt " \
+                      f"above {runner['strategy']}"
+    else:
+        share = choice["train_seconds_mean"] / max(best["train_seconds_mean"], 1e-9)
+        reason = (f"within {100 * (best['f1_macro_mean'] - choice['f1_macro_mean']):.1f} pt of "
+                  f"{best['strategy']} at {100 * share:.0f}% of the time")
+    return {"strategy": choice["strategy"], "reason": reason}

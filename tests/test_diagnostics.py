@@ -1,0 +1,70 @@
+"""Diagnostics on constructed inputs: each flag fires exactly when it should."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tunelab import diagnostics as d
+
+
+def _history(train_acc, val_acc, train_loss, val_loss):
+    return [{"train_accuracy": a, "val_accuracy": b, "train_loss": c, "val_loss": e}
+            for a, b, c, e in zip(train_acc, val_acc, train_loss, val_loss, strict=True)]
+
+
+def test_overfitting_by_gap():
+    flag = d.overfitting_flag("full", _history([0.7, 0.99], [0.7, 0.8], [1.0, 0.1], [1.0, 0.9]))
+    assert flag and flag.numbers["gap"] == pytest.approx(0.19)
+
+
+def test_overfitting_by_rising_val_loss():
+    flag = d.overfitting_flag("full", _history([0.8, 0.85, 0.9], [0.8, 0.82, 0.8],
+                                               [0.6, 0.4, 0.3], [0.5, 0.45, 0.6]))
+    assert flag and "rose" in flag.message
+
+
+def test_no_overfitting_when_curves_are_healthy():
+    assert d.overfitting_flag("top_k", _history([0.7, 0.8], [0.72, 0.79], [1.0, 0.7],
+                                                [0.9, 0.75])) is None
+
+
+def test_negative_transfer_respects_noise():
+    assert d.negative_transfer_flag("lora", 0.60, 0.01, 0.62, 0.01) is not None
+    assert d.negative_transfer_flag("full", 0.80, 0.01, 0.60, 0.02) is None
+    # scratch 1.5 pt below with 2 pt of seed noise: still a tie, so flagged
+    assert d.negative_transfer_flag("top_k", 0.700, 0.02, 0.685, 0.02) is not None
+
+
+def test_cka_is_one_for_rotations_and_low_for_unrelated():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 16))
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    assert d.linear_cka(x, 3.0 * x @ rotation) == pytest.approx(1.0)
+    assert d.linear_cka(x, rng.normal(size=(200, 16))) < 0.3
+    numbers, flag = d.drift_flag("full", x, rng.normal(size=(200, 16)))
+    assert flag is not None and flag.kind == "catastrophic_forgetting"
+    assert d.drift_flag("top_k", x, x + 0.01 * rng.normal(size=x.shape))[1] is None
+
+
+def test_forgetting_flag_on_old_test_set():
+    assert d.forgetting_flag("full", 0.90, 0.70).numbers["old_accuracy_after"] == 0.70
+    assert d.forgetting_flag("full", 0.90, 0.895) is None
+
+
+def _row(name, f1, seconds, std=0.0):
+    return {"strategy": name, "f1_macro_mean": f1, "f1_macro_std": std,
+            "train_seconds_mean": seconds}
+
+
+def test_recommendation_prefers_cheaper_within_noise():
+    rows = [_row("full", 0.800, 100), _row("top_k", 0.797, 35), _row("feature_extraction", 0.70, 5),
+            _row("scratch", 0.9, 1)]
+    rec = d.recommend(rows)
+    assert rec["strategy"] == "top_k"
+    assert rec["reason"] == "within 0.3 pt of full at 35% of the time"
+
+
+def test_recommendation_of_clear_winner():
+    rec = d.recommend([_row("full", 0.85, 100), _row("top_k", 0.80, 35)])
+    assert rec == {"strategy": "full", "reason": "highest macro-F1 (0.850), 5.0 pt above top_k"}
