@@ -11,6 +11,8 @@ import tunelab
 from tunelab.callbacks import Callback
 from tunelab.errors import RunDirError
 
+from .conftest import make_texts
+
 
 class _Interrupt(Callback):
     """Simulates a crash (Ctrl-C) at the start of a given epoch."""
@@ -117,3 +119,37 @@ def test_reloaded_full_model_reproduces_test_accuracy(tiny_config, tmp_path):
     tiny_config["train"]["epochs"] = 1
     result = tunelab.fine_tune(tiny_config, tmp_path / "run")
     assert _reloaded_test_accuracy(result) == pytest.approx(result.metrics["test"]["accuracy"])
+
+
+def test_continual_update_reports_old_test_accuracy(tiny_config, tmp_path):
+    tiny_config["train"]["epochs"] = 2
+    first = tunelab.fine_tune(tiny_config, tmp_path / "first")
+    new_data = tmp_path / "new.csv"
+    frame = make_texts(30, seed=7)
+    frame = frame[frame["label"] != "tech"]  # the update sees only two of the three topics
+    frame = __import__("pandas").concat([frame, make_texts(4, seed=8)])
+    frame.to_csv(new_data, index=False)
+    tiny_config["data"]["train"] = str(new_data)
+    tiny_config["model"]["init_from"] = str(first.run_dir)
+    tiny_config["strategy"] = {"name": "full"}
+    second = tunelab.fine_tune(tiny_config, tmp_path / "second")
+    report = second.metrics["continual"]
+    assert report["old_test_accuracy_before"] == first.metrics["test"]["accuracy"]
+    assert 0.0 <= report["old_test_accuracy_after"] <= 1.0
+    drop = report["old_test_accuracy_before"] - report["old_test_accuracy_after"]
+    assert bool(report["flags"]) == (drop > 0.02)
+
+
+def test_continual_update_must_keep_old_labels(tiny_config, tmp_path):
+    from tunelab.errors import ConfigError
+
+    tiny_config["train"]["epochs"] = 1
+    first = tunelab.fine_tune(tiny_config, tmp_path / "first")
+    new_data = tmp_path / "new.csv"
+    frame = make_texts(20, seed=7)
+    frame[frame["label"] != "tech"].to_csv(new_data, index=False)
+    tiny_config["data"]["train"] = str(new_data)
+    tiny_config["model"]["init_from"] = str(first.run_dir)
+    with pytest.raises(ConfigError, match="label 'tech'"):
+        tunelab.fine_tune(tiny_config, tmp_path / "second")
+    assert not (tmp_path / "second").exists()

@@ -65,14 +65,23 @@ def run(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="run directory")] = None,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace a run in --output")] = False,
+    init_from: Annotated[Path | None, typer.Option(
+        "--init-from", help="continual update: start from this finished run's model")] = None,
 ) -> None:
     """Fine-tune a model with one strategy and write a run directory."""
     from tunelab.config import load_config
     from tunelab.run import fine_tune
 
-    cfg = load_config(config, set_ or [])
+    overrides = [*(set_ or []), *([f"model.init_from={init_from}"] if init_from else [])]
+    cfg = load_config(config, overrides)
     result = fine_tune(cfg, output, resume=resume, overwrite=overwrite, console=console)
     print_metrics(result.metrics)
+    if "continual" in result.metrics:
+        old = result.metrics["continual"]
+        console.print(f"old test set accuracy: {old['old_test_accuracy_before']:.3f} before, "
+                      f"{old['old_test_accuracy_after']:.3f} after the update")
+        for flag in old["flags"]:
+            console.print(f"[yellow]flag[/] {flag['kind']}: {flag['message']}")
     console.print(f"run directory: [bold]{result.run_dir}[/]")
 
 

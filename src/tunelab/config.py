@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tunelab.errors import ConfigError
 
+DEFAULT_IMAGE_MODEL = "efficientnet_lite0"
 STRATEGY_NAMES = (
     "feature_extraction",
     "top_k",
@@ -47,7 +48,32 @@ class ModelConfig(_Section):
     pooling: Literal["mean", "cls"] = "mean"
     max_length: int = Field(128, ge=8)
     drop_top_layers: int = Field(0, ge=0)
+    init_from: str | None = None  # a finished run directory: continual update of its model
+    # Images (task: image_classification); text runs ignore these.
+    weights: str | None = None  # a .safetensors / .pth state dict for a timm architecture
+    image_size: int | None = Field(None, ge=16)  # default: the architecture's pretrained size
+    freeze_bn: bool = True  # BatchNorm of frozen layers keeps its running statistics
     head: HeadConfig = Field(default_factory=HeadConfig)
+
+
+class AugmentConfig(_Section):
+    """Training-time image augmentation (torchvision v2); evaluation never augments.
+
+    Each transform is off at its neutral value. ``auto`` adds a learned-policy-free
+    random augmentation (TrivialAugment, RandAugment); ``mixup`` / ``cutmix`` are Beta
+    alphas (0 = off) applied per batch with soft labels.
+    """
+
+    crop_scale: tuple[float, float] | None = (0.8, 1.0)  # random resized crop; null = off
+    hflip: float = Field(0.5, ge=0.0, le=1.0)
+    vflip: float = Field(0.0, ge=0.0, le=1.0)
+    rotation: float = Field(0.0, ge=0.0, le=180.0)  # degrees, either way
+    color_jitter: float = Field(0.0, ge=0.0, le=1.0)  # brightness / contrast / saturation
+    auto: Literal["none", "trivial", "randaugment"] = "none"
+    randaugment_ops: int = Field(2, ge=1)
+    randaugment_magnitude: int = Field(9, ge=0, le=30)
+    mixup: float = Field(0.0, ge=0.0)
+    cutmix: float = Field(0.0, ge=0.0)
 
 
 class DataConfig(_Section):
@@ -68,6 +94,11 @@ class DataConfig(_Section):
     max_per_class: int | None = Field(None, ge=1)
     encoding_errors: Literal["error", "replace"] = "error"
     seed: int = 42  # split seed, fixed across training seeds so compared runs share one split
+    # Images: a CSV/JSONL's path column (relative paths resolve from the file's folder),
+    # what to do with a file that is not a readable image, and training augmentation.
+    path_column: str = "path"
+    on_bad_image: Literal["error", "skip"] = "error"
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
 class LoraSettings(_Section):
@@ -132,11 +163,18 @@ class TrainConfig(_Section):
 class Config(_Section):
     """The whole run: task, model, data, strategy and training settings."""
 
-    task: Literal["text_classification"] = "text_classification"
+    task: Literal["text_classification", "image_classification"] = "text_classification"
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _default_image_model(self) -> Config:
+        """An image task without ``model.name`` gets the bundled EfficientNet-Lite0."""
+        if self.task == "image_classification" and "name" not in self.model.model_fields_set:
+            self.model.name = DEFAULT_IMAGE_MODEL
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML-ready dict of every resolved value (defaults included)."""

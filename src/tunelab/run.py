@@ -18,6 +18,7 @@ from rich.console import Console
 
 from tunelab.batching import TokenBatches
 from tunelab.config import Config, load_config
+from tunelab.continual import init_from_run, old_test_report
 from tunelab.data import TextSplits, prepare_text_data
 from tunelab.errors import RunDirError
 from tunelab.export import save_model
@@ -77,6 +78,8 @@ def fine_tune(
     for warning in splits.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     model, tokenizer, model_path = build_text_classifier(cfg.model, len(splits.labels))
+    if cfg.model.init_from:
+        init_from_run(model, splits.labels, cfg.model.init_from)
     strategy = create_strategy(cfg.strategy)
     strategy.prepare(model)
     groups = model_layer_groups(model)
@@ -97,6 +100,9 @@ def fine_tune(
     model = trainer.accelerator.unwrap_model(trainer.model)
     write_json(run_dir / "layers.json", layers_report(groups, plans, cfg, strategy.name))
     metrics = _final_metrics(cfg, trainer, data, state, model, tokenizer, splits)
+    if cfg.model.init_from:
+        predictor = Predictor(model, tokenizer, splits.labels, cfg.model.max_length, trainer.device)
+        metrics["continual"] = old_test_report(predictor, cfg.model.init_from, cfg.strategy.name)
     save_model(run_dir / "model", model, tokenizer, splits.labels, cfg, model_path)
     write_json(run_dir / "metrics.json", metrics)
     write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
