@@ -72,3 +72,10 @@ def test_gradual_unfreezing_resume_restores_phase():
     restored.load_state_dict({"phase": 2})
     assert restored.phase == 2
     assert [g.num_trainable > 0 for g in groups] == [False, True, True]
+
+
+def test_disabled_early_stopping_tracks_best_but_never_stops():
+    stopper = EarlyStopping("f1_macro", "max", patience=None)
+    for value in (0.5, 0.4, 0.3, 0.2, 0.1):
+        stopper.update(value)
+    assert not stopper.should_stop and stopper.best == 0.5

@@ -33,9 +33,14 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` evaluations."""
+    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` evaluations.
 
-    def __init__(self, metric: str, mode: str = "max", patience: int = 3, min_delta: float = 0.0):
+    With ``patience=None`` it only tracks the best value (for the best checkpoint).
+    """
+
+    def __init__(
+        self, metric: str, mode: str = "max", patience: int | None = 3, min_delta: float = 0.0
+    ) -> None:
         self.metric, self.mode, self.patience, self.min_delta = metric, mode, patience, min_delta
         self.best: float | None = None
         self.bad_evaluations = 0
@@ -56,7 +61,7 @@ class EarlyStopping(Callback):
             self.best, self.bad_evaluations = value, 0
         else:
             self.bad_evaluations += 1
-            self.should_stop = self.bad_evaluations >= self.patience
+            self.should_stop = self.patience is not None and self.bad_evaluations >= self.patience
         return self.improved
 
     def on_evaluate(self, trainer: Any, metrics: dict[str, float]) -> None:

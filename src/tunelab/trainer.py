@@ -91,9 +91,10 @@ class Trainer:
             mixed_precision=cfg.mixed_precision,
             gradient_accumulation_steps=cfg.grad_accum_steps,
         )
+        stopping = cfg.early_stopping
         self.early_stopping = EarlyStopping(
-            cfg.early_stopping.metric, cfg.early_stopping.mode,
-            cfg.early_stopping.patience, cfg.early_stopping.min_delta,
+            stopping.metric, stopping.mode,
+            stopping.patience if stopping.enabled else None, stopping.min_delta,
         )
         self.callbacks = [*(callbacks or []), self.early_stopping]
         self.state = TrainState()
