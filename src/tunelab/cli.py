@@ -215,5 +215,7 @@ def report(
     console.print(f"report: [bold]{write_report(directory, output)}[/]")
 
 
-def main() -> None:  # pragma: no cover - console-script entry
+
+
+if __name__ == "__main__":  # pragma: no cover
     app()

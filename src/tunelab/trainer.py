@@ -83,6 +83,7 @@ class Trainer:
                 f"train.early_stopping.metric '{cfg.early_stopping.metric}' is unknown; "
                 f"choose one of {', '.join(MONITORABLE)}"
             )
+        _check_device(cfg.device)
         self.cfg, self.groups, self.plans, self.labels = cfg, groups, plans, labels
         self.train_data, self.val_data, self.run_dir = train_data, val_data, run_dir
         self.console = console or Console(quiet=True)
@@ -181,7 +182,8 @@ class Trainer:
             self.state.step += 1
             for callback in self.callbacks:
                 callback.on_step_end(self, self.state.step)
-        return float(loss.detach()), int((logits.argmax(-1) == labels).sum())
+        hard = labels if labels.ndim == 1 else labels.argmax(-1)  # MixUp / CutMix: soft labels
+        return float(loss.detach()), int((logits.argmax(-1) == hard).sum())
 
     def _step_eval_due(self) -> bool:
         every = self.cfg.eval_every_steps
@@ -356,6 +358,14 @@ def _trained_param_names(model, groups: list[LayerGroup], plans: list[GroupPlan]
         for p in group.params
         if plan.state != "lora" or p.requires_grad
     }
+
+
+def _check_device(device: str) -> None:
+    """An explicit accelerator that is not there is a config error, not a silent CPU run."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but no CUDA GPU is visible; use auto or cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device=mps but MPS is not available; use auto or cpu")
 
 
 def _class_weights(labels: torch.Tensor, num_classes: int, mode: str | None) -> torch.Tensor | None:

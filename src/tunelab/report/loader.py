@@ -1,0 +1,474 @@
+"""Read a run directory or a compare directory into typed, render-ready dataclasses.
+
+The report must work on any directory a run left behind, including one from a crashed or
+older run, so only the file that identifies the directory is required (``metrics.json``
+for a run, ``summary.json`` for a compare). Every other file is optional: when it is
+missing the matching field is ``None`` and the report skips that section.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tunelab.errors import RunDirError
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Test precision / recall / F1 / support of one class."""
+
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class HeldOutMetrics:
+    """The ``test`` block of ``metrics.json``; fields absent from the file are ``None``.
+
+    Not called ``HeldOutMetrics`` so pytest never mistakes it for a test class.
+    """
+
+    accuracy: float | None = None
+    f1_macro: float | None = None
+    precision_macro: float | None = None
+    recall_macro: float | None = None
+    loss: float | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p95: float | None = None
+    labels: list[str] = field(default_factory=list)
+    per_class: list[ClassScores] = field(default_factory=list)
+    confusion_matrix: list[list[int]] | None = None
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """The final numbers of one run (``metrics.json``)."""
+
+    test: HeldOutMetrics
+    validation: dict[str, float]
+    model: str | None
+    strategy: str | None
+    pretrained: bool | None
+    trainable_params: int | None
+    total_params: int | None
+    train_seconds: float | None
+    seconds_per_epoch: float | None
+    epochs_run: int | None
+    steps: int | None
+    best_epoch: int | None
+    peak_memory_mb: float | None
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """One line of ``history.jsonl``: the state of training at one evaluation."""
+
+    epoch: float
+    step: int | None
+    train_loss: float | None
+    val_loss: float | None
+    val_accuracy: float | None
+    val_f1_macro: float | None
+    lr: float | None
+    phase: int
+    trainable_params: int | None
+
+
+@dataclass(frozen=True)
+class LayerGroup:
+    """One layer group of the backbone and what the strategy did to it."""
+
+    name: str
+    params: int
+    state: str
+    lr_scale: float | None
+    lr: float | None
+    unfreeze_epoch: int | None
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """``layers.json``: the ordered groups (bottom = embeddings, top = head)."""
+
+    strategy: str
+    groups: list[LayerGroup]
+    trainable_params: int | None
+    total_params: int | None
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """Size, class counts and text-length histogram of one data split."""
+
+    name: str
+    n: int
+    class_counts: dict[str, int]
+    length_min: float | None
+    length_p50: float | None
+    length_max: float | None
+    length_hist: list[tuple[float, float, int]]
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """``data_summary.json``: what the data looked like after cleaning and splitting."""
+
+    labels: list[str]
+    splits: list[SplitSummary]
+    duplicates_across_splits: dict[str, int]
+    cleaning: dict[str, Any]
+    warnings: list[str]
+
+    def split(self, name: str) -> SplitSummary | None:
+        """The split called ``name`` (``train``, ``validation``, ``test``), if present."""
+        return next((s for s in self.splits if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything the report shows about one run directory."""
+
+    path: Path
+    metrics: RunMetrics
+    config: dict[str, Any] | None
+    history: list[EvalRecord] | None
+    layers: LayerPlan | None
+    data: DataSummary | None
+
+    @property
+    def strategy(self) -> str:
+        """The strategy name, from whichever file recorded it."""
+        if self.metrics.strategy:
+            return self.metrics.strategy
+        if self.layers:
+            return self.layers.strategy
+        return str(config_value(self.config, "strategy.name") or "unknown")
+
+
+@dataclass(frozen=True)
+class StrategySummary:
+    """One row of ``summary.json``'s ``strategies``: a strategy averaged over seeds."""
+
+    strategy: str
+    n_seeds: int
+    accuracy_mean: float | None
+    accuracy_std: float | None
+    f1_macro_mean: float | None
+    f1_macro_std: float | None
+    train_seconds_mean: float | None
+    trainable_params: int | None
+    total_params: int | None
+    latency_ms_p50: float | None
+    peak_memory_mb: float | None
+    run_dirs: list[str]
+
+
+@dataclass(frozen=True)
+class TransferGain:
+    """How much the best pre-trained strategy beat training from scratch."""
+
+    best_strategy: str
+    best_f1_macro: float | None
+    scratch_f1_macro: float | None
+    gain: float | None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A warning ``compare`` raised about one strategy, with the numbers behind it."""
+
+    kind: str
+    strategy: str
+    message: str
+    numbers: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The strategy ``compare`` recommends and why."""
+
+    strategy: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CompareData:
+    """Everything the report shows about a compare directory."""
+
+    path: Path
+    strategies: list[StrategySummary]
+    transfer_gain: TransferGain | None
+    flags: list[Flag]
+    recommendation: Recommendation | None
+    data: DataSummary | None
+    runs: dict[str, list[RunData]]
+
+    def first_run(self, strategy: str) -> RunData | None:
+        """The first loadable run of ``strategy`` (seed order), if any."""
+        runs = self.runs.get(strategy) or []
+        return runs[0] if runs else None
+
+
+def load_source(path: str | Path) -> RunData | CompareData:
+    """Load ``path`` as a compare dir (``summary.json``) or a run dir (``metrics.json``).
+
+    Raises:
+        RunDirError: the directory holds neither file, or one of them is not valid JSON.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise RunDirError(f"{root}: not a directory; pass a run or compare directory")
+    if (root / "summary.json").is_file():
+        return load_compare(root)
+    if (root / "metrics.json").is_file():
+        return load_run(root)
+    raise RunDirError(
+        f"{root}: neither metrics.json (run dir) nor summary.json (compare dir) found; "
+        "pass the output directory of `tunelab run` or `tunelab compare`"
+    )
+
+
+def load_run(path: str | Path) -> RunData:
+    """Load one run directory; only ``metrics.json`` is required."""
+    root = Path(path)
+    metrics_raw = _read_json(root / "metrics.json", required=True)
+    layers_raw = _read_json(root / "layers.json")
+    data_raw = _read_json(root / "data_summary.json")
+    return RunData(
+        path=root,
+        metrics=_parse_metrics(metrics_raw),
+        config=_read_yaml(root / "config.yaml"),
+        history=_read_history(root / "history.jsonl"),
+        layers=_parse_layers(layers_raw) if layers_raw else None,
+        data=_parse_data(data_raw) if data_raw else None,
+    )
+
+
+def load_compare(path: str | Path) -> CompareData:
+    """Load a compare directory and every run directory its summary points to."""
+    root = Path(path)
+    raw = _read_json(root / "summary.json", required=True)
+    strategies = [_parse_strategy(row) for row in raw.get("strategies", [])]
+    runs = {s.strategy: _load_runs(root, s.run_dirs) for s in strategies}
+    data_raw = raw.get("data")
+    if not data_raw:
+        first = next((r[0] for r in runs.values() if r), None)
+        data = first.data if first else None
+    else:
+        data = _parse_data(data_raw)
+    gain_raw = raw.get("transfer_gain")
+    rec_raw = raw.get("recommendation")
+    return CompareData(
+        path=root,
+        strategies=strategies,
+        transfer_gain=_parse_gain(gain_raw) if gain_raw else None,
+        flags=[_parse_flag(f) for f in raw.get("flags", [])],
+        recommendation=Recommendation(rec_raw["strategy"], rec_raw.get("reason", ""))
+        if rec_raw
+        else None,
+        data=data,
+        runs=runs,
+    )
+
+
+def _load_runs(root: Path, run_dirs: list[str]) -> list[RunData]:
+    """Load the run dirs that exist; a missing one (e.g. still running) is skipped."""
+    return [load_run(root / d) for d in run_dirs if (root / d / "metrics.json").is_file()]
+
+
+def _read_json(path: Path, required: bool = False) -> dict[str, Any] | None:
+    if not path.is_file():
+        if required:
+            raise RunDirError(f"{path} not found; is {path.parent} a finished run?")
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RunDirError(
+            f"{path}: not valid JSON (line {err.lineno}); rerun to rewrite it"
+        ) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise RunDirError(f"{path}: not valid YAML; rerun to rewrite it") from None
+    return data if isinstance(data, dict) else None
+
+
+def _read_history(path: Path) -> list[EvalRecord] | None:
+    """Parse ``history.jsonl``; a truncated last line (crash mid-write) is ignored."""
+    if not path.is_file():
+        return None
+    records = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        records.append(_parse_record(row))
+    return records or None
+
+
+def _parse_record(row: dict[str, Any]) -> EvalRecord:
+    return EvalRecord(
+        epoch=float(row.get("epoch", 0)),
+        step=row.get("step"),
+        train_loss=row.get("train_loss"),
+        val_loss=row.get("val_loss"),
+        val_accuracy=row.get("val_accuracy"),
+        val_f1_macro=row.get("val_f1_macro"),
+        lr=row.get("lr"),
+        phase=int(row.get("phase") or 0),
+        trainable_params=row.get("trainable_params"),
+    )
+
+
+def _parse_metrics(raw: dict[str, Any]) -> RunMetrics:
+    test = raw.get("test") or {}
+    return RunMetrics(
+        test=_parse_test(test),
+        validation=dict(raw.get("validation") or {}),
+        model=raw.get("model"),
+        strategy=raw.get("strategy"),
+        pretrained=raw.get("pretrained"),
+        trainable_params=raw.get("trainable_params"),
+        total_params=raw.get("total_params"),
+        train_seconds=raw.get("train_seconds"),
+        seconds_per_epoch=raw.get("seconds_per_epoch"),
+        epochs_run=raw.get("epochs_run"),
+        steps=raw.get("steps"),
+        best_epoch=raw.get("best_epoch"),
+        peak_memory_mb=raw.get("peak_memory_mb"),
+    )
+
+
+def _parse_test(test: dict[str, Any]) -> HeldOutMetrics:
+    per_class = [
+        ClassScores(
+            label=label,
+            precision=float(s.get("precision", 0.0)),
+            recall=float(s.get("recall", 0.0)),
+            f1=float(s.get("f1", 0.0)),
+            support=int(s.get("support", 0)),
+        )
+        for label, s in (test.get("per_class") or {}).items()
+    ]
+    return HeldOutMetrics(
+        accuracy=test.get("accuracy"),
+        f1_macro=test.get("f1_macro"),
+        precision_macro=test.get("precision_macro"),
+        recall_macro=test.get("recall_macro"),
+        loss=test.get("loss"),
+        latency_ms_p50=test.get("latency_ms_p50"),
+        latency_ms_p95=test.get("latency_ms_p95"),
+        labels=list(test.get("labels") or []),
+        per_class=per_class,
+        confusion_matrix=test.get("confusion_matrix"),
+    )
+
+
+def _parse_layers(raw: dict[str, Any]) -> LayerPlan:
+    groups = [
+        LayerGroup(
+            name=str(g.get("name", "?")),
+            params=int(g.get("params", 0)),
+            state=str(g.get("state", "frozen")),
+            lr_scale=g.get("lr_scale"),
+            lr=g.get("lr"),
+            unfreeze_epoch=g.get("unfreeze_epoch"),
+        )
+        for g in raw.get("groups", [])
+    ]
+    return LayerPlan(
+        strategy=str(raw.get("strategy", "unknown")),
+        groups=groups,
+        trainable_params=raw.get("trainable_params"),
+        total_params=raw.get("total_params"),
+    )
+
+
+def _parse_data(raw: dict[str, Any]) -> DataSummary:
+    splits = [_parse_split(name, s) for name, s in (raw.get("splits") or {}).items()]
+    return DataSummary(
+        labels=list(raw.get("labels") or []),
+        splits=splits,
+        duplicates_across_splits=dict(raw.get("duplicates_across_splits") or {}),
+        cleaning=dict(raw.get("cleaning") or {}),
+        warnings=list(raw.get("warnings") or []),
+    )
+
+
+def _parse_split(name: str, raw: dict[str, Any]) -> SplitSummary:
+    lengths = raw.get("length_chars") or {}
+    return SplitSummary(
+        name=name,
+        n=int(raw.get("n", 0)),
+        class_counts={str(k): int(v) for k, v in (raw.get("class_counts") or {}).items()},
+        length_min=lengths.get("min"),
+        length_p50=lengths.get("p50"),
+        length_max=lengths.get("max"),
+        length_hist=[(float(a), float(b), int(c)) for a, b, c in lengths.get("hist") or []],
+    )
+
+
+def _parse_strategy(row: dict[str, Any]) -> StrategySummary:
+    return StrategySummary(
+        strategy=str(row.get("strategy", "unknown")),
+        n_seeds=int(row.get("n_seeds", 1)),
+        accuracy_mean=row.get("accuracy_mean"),
+        accuracy_std=row.get("accuracy_std"),
+        f1_macro_mean=row.get("f1_macro_mean"),
+        f1_macro_std=row.get("f1_macro_std"),
+        train_seconds_mean=row.get("train_seconds_mean"),
+        trainable_params=row.get("trainable_params"),
+        total_params=row.get("total_params"),
+        latency_ms_p50=row.get("latency_ms_p50"),
+        peak_memory_mb=row.get("peak_memory_mb"),
+        run_dirs=list(row.get("run_dirs") or []),
+    )
+
+
+def _parse_gain(raw: dict[str, Any]) -> TransferGain:
+    return TransferGain(
+        best_strategy=str(raw.get("best_strategy", "?")),
+        best_f1_macro=raw.get("best_f1_macro"),
+        scratch_f1_macro=raw.get("scratch_f1_macro"),
+        gain=raw.get("gain"),
+    )
+
+
+def _parse_flag(raw: dict[str, Any]) -> Flag:
+    return Flag(
+        kind=str(raw.get("kind", "warning")),
+        strategy=str(raw.get("strategy", "?")),
+        message=str(raw.get("message", "")),
+        numbers=dict(raw.get("numbers") or {}),
+    )
+
+
+def config_value(config: dict[str, Any] | None, dotted: str, default: Any = None) -> Any:
+    """``config["a"]["b"]`` for ``"a.b"``, or ``default`` when any level is missing.
+
+    The report reads configs written by any tunelab version, so a key that moved or was
+    added later must not crash it.
+    """
+    node: Any = config
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return default if node is None else node
