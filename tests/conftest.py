@@ -48,8 +48,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     vocab = _vocab()
     tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     return path
@@ -82,6 +88,12 @@ def tiny_config(tiny_model_dir, tiny_csv) -> dict:
         "model": {"name": str(tiny_model_dir), "max_length": 32},
         "data": {"train": str(tiny_csv), "val_fraction": 0.2, "test_fraction": 0.2},
         "strategy": {"name": "top_k", "k": 1},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "head_lr": 1e-2, "seed": 0,
-                  "device": "cpu"},
+        "train": {
+            "epochs": 2,
+            "batch_size": 8,
+            "lr": 1e-3,
+            "head_lr": 1e-2,
+            "seed": 0,
+            "device": "cpu",
+        },
     }

@@ -49,8 +49,10 @@ def test_early_stopping_state_roundtrip():
 def _groups(n: int) -> list[LayerGroup]:
     import torch
 
-    return [LayerGroup(f"layer.{i}", [torch.nn.Parameter(torch.zeros(2), requires_grad=False)])
-            for i in range(n)]
+    return [
+        LayerGroup(f"layer.{i}", [torch.nn.Parameter(torch.zeros(2), requires_grad=False)])
+        for i in range(n)
+    ]
 
 
 def test_gradual_unfreezing_epoch_schedule_from_top():

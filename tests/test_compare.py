@@ -22,8 +22,13 @@ def test_scratch_is_full_from_random_weights(tiny_config):
 def test_compare_writes_summary_and_skips_finished_runs(tiny_config, tmp_path):
     tiny_config["train"]["epochs"] = 1
     out = tmp_path / "cmp"
-    result = compare(tiny_config, ["feature_extraction", "top_k", "scratch"], seeds=2,
-                     output_dir=out, report=False)
+    result = compare(
+        tiny_config,
+        ["feature_extraction", "top_k", "scratch"],
+        seeds=2,
+        output_dir=out,
+        report=False,
+    )
     rows = {r["strategy"]: r for r in result.summary["strategies"]}
     assert set(rows) == {"feature_extraction", "top_k", "scratch"}
     assert all(r["n_seeds"] == 2 for r in rows.values())
@@ -38,8 +43,13 @@ def test_compare_writes_summary_and_skips_finished_runs(tiny_config, tmp_path):
     assert saved["strategies"] == json.loads(json.dumps(result.summary["strategies"]))
 
     stamp = (out / "runs" / "top_k-seed0" / "metrics.json").stat().st_mtime_ns
-    again = compare(tiny_config, ["feature_extraction", "top_k", "scratch"], seeds=2,
-                    output_dir=out, report=False)
+    again = compare(
+        tiny_config,
+        ["feature_extraction", "top_k", "scratch"],
+        seeds=2,
+        output_dir=out,
+        report=False,
+    )
     assert (out / "runs" / "top_k-seed0" / "metrics.json").stat().st_mtime_ns == stamp
     assert again.summary["strategies"] == result.summary["strategies"]
 

@@ -20,8 +20,16 @@ def test_every_shipped_config_validates_and_names_its_command(path):
 
 
 def test_overrides_are_typed():
-    cfg = load_config(None, ["train.lr=1e-4", "train.epochs=7", "model.head.hidden_sizes=[64, 32]",
-                             "train.max_steps=null", "strategy.name=lora"])
+    cfg = load_config(
+        None,
+        [
+            "train.lr=1e-4",
+            "train.epochs=7",
+            "model.head.hidden_sizes=[64, 32]",
+            "train.max_steps=null",
+            "strategy.name=lora",
+        ],
+    )
     assert cfg.train.lr == 1e-4 and cfg.train.epochs == 7
     assert cfg.model.head.hidden_sizes == [64, 32]
     assert cfg.train.max_steps is None and cfg.strategy.name == "lora"

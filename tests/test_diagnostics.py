@@ -9,8 +9,10 @@ from tunelab import diagnostics as d
 
 
 def _history(train_acc, val_acc, train_loss, val_loss):
-    return [{"train_accuracy": a, "val_accuracy": b, "train_loss": c, "val_loss": e}
-            for a, b, c, e in zip(train_acc, val_acc, train_loss, val_loss, strict=True)]
+    return [
+        {"train_accuracy": a, "val_accuracy": b, "train_loss": c, "val_loss": e}
+        for a, b, c, e in zip(train_acc, val_acc, train_loss, val_loss, strict=True)
+    ]
 
 
 def test_overfitting_by_gap():
@@ -19,14 +21,17 @@ def test_overfitting_by_gap():
 
 
 def test_overfitting_by_rising_val_loss():
-    flag = d.overfitting_flag("full", _history([0.8, 0.85, 0.9], [0.8, 0.82, 0.8],
-                                               [0.6, 0.4, 0.3], [0.5, 0.45, 0.6]))
+    flag = d.overfitting_flag(
+        "full", _history([0.8, 0.85, 0.9], [0.8, 0.82, 0.8], [0.6, 0.4, 0.3], [0.5, 0.45, 0.6])
+    )
     assert flag and "rose" in flag.message
 
 
 def test_no_overfitting_when_curves_are_healthy():
-    assert d.overfitting_flag("top_k", _history([0.7, 0.8], [0.72, 0.79], [1.0, 0.7],
-                                                [0.9, 0.75])) is None
+    assert (
+        d.overfitting_flag("top_k", _history([0.7, 0.8], [0.72, 0.79], [1.0, 0.7], [0.9, 0.75]))
+        is None
+    )
 
 
 def test_negative_transfer_respects_noise():
@@ -53,13 +58,21 @@ def test_forgetting_flag_on_old_test_set():
 
 
 def _row(name, f1, seconds, std=0.0):
-    return {"strategy": name, "f1_macro_mean": f1, "f1_macro_std": std,
-            "train_seconds_mean": seconds}
+    return {
+        "strategy": name,
+        "f1_macro_mean": f1,
+        "f1_macro_std": std,
+        "train_seconds_mean": seconds,
+    }
 
 
 def test_recommendation_prefers_cheaper_within_noise():
-    rows = [_row("full", 0.800, 100), _row("top_k", 0.797, 35), _row("feature_extraction", 0.70, 5),
-            _row("scratch", 0.9, 1)]
+    rows = [
+        _row("full", 0.800, 100),
+        _row("top_k", 0.797, 35),
+        _row("feature_extraction", 0.70, 5),
+        _row("scratch", 0.9, 1),
+    ]
     rec = d.recommend(rows)
     assert rec["strategy"] == "top_k"
     assert rec["reason"] == "within 0.3 pt of full at 35% of the time"

@@ -52,6 +52,8 @@ def test_feature_extraction_matches_logistic_regression(demo_config, tmp_path):
     embed = lambda frame: embed_texts(model.model, model.tokenizer, frame["text"].tolist(), 64)  # noqa: E731
     probe = LogisticRegression(max_iter=3000).fit(embed(splits.train), splits.train["label"])
     sklearn_acc = float(np.mean(probe.predict(embed(splits.test)) == splits.test["label"].values))
-    print(f"feature_extraction {result.metrics['test']['accuracy']:.4f} vs "
-          f"LogisticRegression {sklearn_acc:.4f}")
+    print(
+        f"feature_extraction {result.metrics['test']['accuracy']:.4f} vs "
+        f"LogisticRegression {sklearn_acc:.4f}"
+    )
     assert abs(result.metrics["test"]["accuracy"] - sklearn_acc) <= 0.02

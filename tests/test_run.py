@@ -28,13 +28,30 @@ class _Interrupt(Callback):
 def test_run_directory_is_complete_and_reloadable(tiny_config, tmp_path):
     result = tunelab.fine_tune(tiny_config, tmp_path / "run")
     run = result.run_dir
-    for name in ("config.yaml", "metrics.json", "history.jsonl", "layers.json",
-                 "data_summary.json", "status.json", "model/model.safetensors",
-                 "model/tunelab_model.json", "checkpoints/last", "checkpoints/best"):
+    for name in (
+        "config.yaml",
+        "metrics.json",
+        "history.jsonl",
+        "layers.json",
+        "data_summary.json",
+        "status.json",
+        "model/model.safetensors",
+        "model/tunelab_model.json",
+        "checkpoints/last",
+        "checkpoints/best",
+    ):
         assert (run / name).exists(), name
     metrics = json.loads((run / "metrics.json").read_text())
-    for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "latency_ms_p50",
-                "latency_ms_p95", "per_class", "confusion_matrix"):
+    for key in (
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "per_class",
+        "confusion_matrix",
+    ):
         assert key in metrics["test"]
     assert metrics["trainable_params"] < metrics["total_params"]
     assert len(result.history) == 2 and result.history[-1]["epoch"] == 2
@@ -47,7 +64,8 @@ def test_run_directory_is_complete_and_reloadable(tiny_config, tmp_path):
     probs = reloaded.predict_proba(texts)
     assert torch.allclose(probs.sum(-1), torch.ones(3), atol=1e-5)
     assert [p.label for p in reloaded.predict(texts)] == [
-        reloaded.labels[i] for i in probs.argmax(-1).tolist()]
+        reloaded.labels[i] for i in probs.argmax(-1).tolist()
+    ]
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(tiny_config, tmp_path):
@@ -57,7 +75,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(tiny_config, tmp_path):
         tunelab.fine_tune(tiny_config, tmp_path / "cut", callbacks=[_Interrupt(epoch=2)])
     resumed = tunelab.fine_tune(tiny_config, tmp_path / "cut", resume=True)
     assert [round(r["val_loss"], 6) for r in resumed.history] == [
-        round(r["val_loss"], 6) for r in full.history]
+        round(r["val_loss"], 6) for r in full.history
+    ]
     for key in ("accuracy", "f1_macro", "loss"):
         assert resumed.metrics["test"][key] == pytest.approx(full.metrics["test"][key], abs=1e-6)
 

@@ -26,11 +26,21 @@ def _setup(tiny_model_dir, strategy_cfg: StrategyConfig, steps: int = 1):
     groups = model_layer_groups(model)
     plans = strategy.plan(groups)
     apply_plan(groups, plans)
-    data = TokenBatches.from_texts(tokenizer, frame["text"], [labels.index(v) for v in frame["label"]], 32)
-    cfg = TrainConfig(max_steps=steps, batch_size=8, lr=1e-2, head_lr=1e-2, warmup_ratio=0.0,
-                      device="cpu", early_stopping={"enabled": False})
-    trainer = Trainer(model, groups, plans, cfg, data, data, labels,
-                      callbacks=strategy.callbacks(groups, plans))
+    data = TokenBatches.from_texts(
+        tokenizer, frame["text"], [labels.index(v) for v in frame["label"]], 32
+    )
+    cfg = TrainConfig(
+        max_steps=steps,
+        batch_size=8,
+        lr=1e-2,
+        head_lr=1e-2,
+        warmup_ratio=0.0,
+        device="cpu",
+        early_stopping={"enabled": False},
+    )
+    trainer = Trainer(
+        model, groups, plans, cfg, data, data, labels, callbacks=strategy.callbacks(groups, plans)
+    )
     return model, groups, trainer
 
 
@@ -94,7 +104,9 @@ def test_lora_changes_only_adapters_and_head(tiny_model_dir):
 
 
 def test_discriminative_lr_scales(tiny_model_dir):
-    _, groups, trainer = _setup(tiny_model_dir, StrategyConfig(name="discriminative_lr", lr_decay=0.5))
+    _, groups, trainer = _setup(
+        tiny_model_dir, StrategyConfig(name="discriminative_lr", lr_decay=0.5)
+    )
     lrs = {g["group"]: g["lr"] for g in trainer.optimizer.param_groups}
     assert lrs["layer.1"] == pytest.approx(1e-2)
     assert lrs["layer.0"] == pytest.approx(5e-3)

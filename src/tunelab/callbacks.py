@@ -68,8 +68,11 @@ class EarlyStopping(Callback):
         self.update(float(metrics[self.metric]))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "bad_evaluations": self.bad_evaluations,
-                "should_stop": self.should_stop}
+        return {
+            "best": self.best,
+            "bad_evaluations": self.bad_evaluations,
+            "should_stop": self.should_stop,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"]
@@ -85,7 +88,10 @@ class GradualUnfreezing(Callback):
     """
 
     def __init__(
-        self, backbone_groups: list[LayerGroup], every_epochs: int = 1, every_steps: int | None = None
+        self,
+        backbone_groups: list[LayerGroup],
+        every_epochs: int = 1,
+        every_steps: int | None = None,
     ) -> None:
         self.groups = backbone_groups
         self.every_epochs, self.every_steps = every_epochs, every_steps

@@ -70,8 +70,11 @@ def compare(
     Raises:
         ConfigError: an unknown strategy name or ``seeds < 1``.
     """
-    base = config if isinstance(config, Config) else (
-        load_config(base=config) if isinstance(config, dict) else load_config(config))
+    base = (
+        config
+        if isinstance(config, Config)
+        else (load_config(base=config) if isinstance(config, dict) else load_config(config))
+    )
     strategies = _check_strategies(strategies or all_strategies(), seeds)
     console = console or Console(quiet=True)
     out = Path(output_dir)
@@ -80,7 +83,8 @@ def compare(
     for strategy in strategies:
         for k in range(seeds):
             run_dirs.setdefault(strategy, []).append(
-                _run_one(base, strategy, k, out / "runs" / f"{strategy}-seed{k}", memory, console))
+                _run_one(base, strategy, k, out / "runs" / f"{strategy}-seed{k}", memory, console)
+            )
     summary = summarise(base, run_dirs, out)
     write_json(out / "summary.json", summary)
     write_text(out / "summary.csv", summary_csv(summary["strategies"]))
@@ -93,27 +97,32 @@ def _check_strategies(strategies: list[str], seeds: int) -> list[str]:
     known = set(strategy_names()) | {SCRATCH}
     unknown = [s for s in strategies if s not in known]
     if unknown:
-        raise ConfigError(f"--strategies: '{unknown[0]}' is unknown; choose from "
-                          f"{', '.join(all_strategies())}")
+        raise ConfigError(
+            f"--strategies: '{unknown[0]}' is unknown; choose from {', '.join(all_strategies())}"
+        )
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")
     return list(dict.fromkeys(strategies))
 
 
-def _run_one(base: Config, strategy: str, k: int, run_dir: Path, memory: dict,
-             console: Console) -> Path:
+def _run_one(
+    base: Config, strategy: str, k: int, run_dir: Path, memory: dict, console: Console
+) -> Path:
     """Run, resume or skip one (strategy, seed)."""
     cfg = run_config(base, strategy, k)
+    same_config = (run_dir / "config.yaml").is_file() and load_config(
+        run_dir / "config.yaml"
+    ) == cfg
     status = run_dir / "status.json"
-    if status.is_file() and json.loads(status.read_text()).get("state") == "finished":
-        if load_config(run_dir / "config.yaml") == cfg:
-            console.print(f"[dim]{strategy} seed {k}: finished earlier, skipped[/]")
-            return run_dir
-    resume = (run_dir / "checkpoints" / "last").is_dir() and (run_dir / "config.yaml").is_file() \
-        and load_config(run_dir / "config.yaml") == cfg
+    finished = status.is_file() and json.loads(status.read_text()).get("state") == "finished"
+    if finished and same_config:
+        console.print(f"[dim]{strategy} seed {k}: finished earlier, skipped[/]")
+        return run_dir
+    resume = same_config and not finished and (run_dir / "checkpoints" / "last").is_dir()
     console.rule(f"{strategy} · seed {k}")
-    fine_tune(cfg, run_dir, resume=resume, overwrite=not resume, console=console,
-              feature_memory=memory)
+    fine_tune(
+        cfg, run_dir, resume=resume, overwrite=not resume, console=console, feature_memory=memory
+    )
     return run_dir
 
 
@@ -131,14 +140,21 @@ def summarise(base: Config, run_dirs: dict[str, list[Path]], out: Path) -> dict:
         for row in rows:
             if row["strategy"] != SCRATCH:
                 flag = diagnostics.negative_transfer_flag(
-                    row["strategy"], row["f1_macro_mean"], row["f1_macro_std"],
-                    scratch["f1_macro_mean"], scratch["f1_macro_std"])
+                    row["strategy"],
+                    row["f1_macro_mean"],
+                    row["f1_macro_std"],
+                    scratch["f1_macro_mean"],
+                    scratch["f1_macro_std"],
+                )
                 flags += [flag] if flag else []
         gain = _transfer_gain(rows, scratch)
     flags += _drift(base, run_dirs, by_name)
     first = next(iter(run_dirs.values()))[0]
-    data = json.loads((first / "data_summary.json").read_text()) \
-        if (first / "data_summary.json").is_file() else {}
+    data = (
+        json.loads((first / "data_summary.json").read_text())
+        if (first / "data_summary.json").is_file()
+        else {}
+    )
     return {
         "strategies": rows,
         "transfer_gain": gain,
@@ -159,9 +175,12 @@ def _strategy_row(name: str, dirs: list[Path], out: Path) -> dict:
     acc, acc_std = stat("accuracy")
     f1, f1_std = stat("f1_macro")
     return {
-        "strategy": name, "n_seeds": len(dirs),
-        "accuracy_mean": acc, "accuracy_std": acc_std,
-        "f1_macro_mean": f1, "f1_macro_std": f1_std,
+        "strategy": name,
+        "n_seeds": len(dirs),
+        "accuracy_mean": acc,
+        "accuracy_std": acc_std,
+        "f1_macro_mean": f1,
+        "f1_macro_std": f1_std,
         "val_f1_macro_mean": stat("f1_macro", "validation")[0],
         "train_seconds_mean": stat("train_seconds", None)[0],
         "seconds_per_epoch_mean": stat("seconds_per_epoch", None)[0],
@@ -178,9 +197,12 @@ def _transfer_gain(rows: list[dict], scratch: dict) -> dict | None:
     if not pretrained:
         return None
     best = max(pretrained, key=lambda r: r["f1_macro_mean"])
-    return {"best_strategy": best["strategy"], "best_f1_macro": best["f1_macro_mean"],
-            "scratch_f1_macro": scratch["f1_macro_mean"],
-            "gain": best["f1_macro_mean"] - scratch["f1_macro_mean"]}
+    return {
+        "best_strategy": best["strategy"],
+        "best_f1_macro": best["f1_macro_mean"],
+        "scratch_f1_macro": scratch["f1_macro_mean"],
+        "gain": best["f1_macro_mean"] - scratch["f1_macro_mean"],
+    }
 
 
 def _drift(base: Config, run_dirs: dict[str, list[Path]], by_name: dict) -> list:
@@ -213,27 +235,47 @@ def summary_csv(rows: list[dict]) -> str:
 def print_summary(console: Console, summary: dict) -> None:
     """The comparison table, transfer gain, flags and recommendation."""
     table = Table(title="strategies compared (test set; mean ± std over seeds)")
-    for column in ("strategy", "accuracy", "macro-F1", "train s", "s/epoch", "trainable",
-                   "p50 ms", "peak MB", "CKA"):
+    for column in (
+        "strategy",
+        "accuracy",
+        "macro-F1",
+        "train s",
+        "s/epoch",
+        "trainable",
+        "p50 ms",
+        "peak MB",
+        "CKA",
+    ):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     recommended = (summary.get("recommendation") or {}).get("strategy")
     for r in summary["strategies"]:
-        name = f"[bold green]{r['strategy']} *[/]" if r["strategy"] == recommended else r["strategy"]
+        name = (
+            f"[bold green]{r['strategy']} *[/]" if r["strategy"] == recommended else r["strategy"]
+        )
         table.add_row(
-            name, f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}",
-            f"{r['f1_macro_mean']:.3f} ± {r['f1_macro_std']:.3f}", f"{r['train_seconds_mean']:.1f}",
-            f"{r['seconds_per_epoch_mean']:.1f}", f"{r['trainable_params']:,}",
-            f"{r['latency_ms_p50']:.1f}", f"{r['peak_memory_mb']:.0f}",
-            f"{r['cka']:.2f}" if "cka" in r else "-")
+            name,
+            f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}",
+            f"{r['f1_macro_mean']:.3f} ± {r['f1_macro_std']:.3f}",
+            f"{r['train_seconds_mean']:.1f}",
+            f"{r['seconds_per_epoch_mean']:.1f}",
+            f"{r['trainable_params']:,}",
+            f"{r['latency_ms_p50']:.1f}",
+            f"{r['peak_memory_mb']:.0f}",
+            f"{r['cka']:.2f}" if "cka" in r else "-",
+        )
     console.print(table)
     gain = summary.get("transfer_gain")
     if gain:
-        console.print(f"transfer gain: {gain['best_strategy']} F1 {gain['best_f1_macro']:.3f} vs "
-                      f"scratch {gain['scratch_f1_macro']:.3f} = {gain['gain']:+.3f}")
+        console.print(
+            f"transfer gain: {gain['best_strategy']} F1 {gain['best_f1_macro']:.3f} vs "
+            f"scratch {gain['scratch_f1_macro']:.3f} = {gain['gain']:+.3f}"
+        )
     for flag in summary["flags"]:
         console.print(f"[yellow]flag[/] {flag['kind']} · {flag['strategy']}: {flag['message']}")
     if recommended:
-        console.print(f"recommendation: [bold]{recommended}[/] — {summary['recommendation']['reason']}")
+        console.print(
+            f"recommendation: [bold]{recommended}[/] — {summary['recommendation']['reason']}"
+        )
 
 
 def _write_report(out: Path, console: Console) -> Path | None:

@@ -68,5 +68,9 @@ def old_test_report(predictor, run_dir: str | Path, strategy: str) -> dict:
     after = sum(p.label == y for p, y in zip(predictions, test["label"], strict=True)) / len(test)
     before = json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"]
     flag = forgetting_flag(strategy, before, after)
-    return {"init_from": str(run_dir), "old_test_accuracy_before": before,
-            "old_test_accuracy_after": after, "flags": [flag.to_dict()] if flag else []}
+    return {
+        "init_from": str(run_dir),
+        "old_test_accuracy_before": before,
+        "old_test_accuracy_after": after,
+        "flags": [flag.to_dict()] if flag else [],
+    }

@@ -40,26 +40,45 @@ def overfitting_flag(strategy: str, history: list[dict]) -> Flag | None:
     best_val_loss = min(row["val_loss"] for row in history)
     rising = last["val_loss"] > best_val_loss * (1 + VAL_LOSS_RISE)
     falling = history[-1]["train_loss"] < history[-2]["train_loss"]
-    numbers = {"train_accuracy": last["train_accuracy"], "val_accuracy": last["val_accuracy"],
-               "gap": gap, "val_loss_last": last["val_loss"], "val_loss_best": best_val_loss}
+    numbers = {
+        "train_accuracy": last["train_accuracy"],
+        "val_accuracy": last["val_accuracy"],
+        "gap": gap,
+        "val_loss_last": last["val_loss"],
+        "val_loss_best": best_val_loss,
+    }
     if gap > OVERFIT_GAP:
-        return Flag("overfitting", strategy, f"train accuracy {last['train_accuracy']:.3f} vs "
-                    f"validation {last['val_accuracy']:.3f} (gap {gap:.3f} > {OVERFIT_GAP})", numbers)
+        return Flag(
+            "overfitting",
+            strategy,
+            f"train accuracy {last['train_accuracy']:.3f} vs "
+            f"validation {last['val_accuracy']:.3f} (gap {gap:.3f} > {OVERFIT_GAP})",
+            numbers,
+        )
     if rising and falling:
-        return Flag("overfitting", strategy, f"validation loss rose to {last['val_loss']:.3f} "
-                    f"from its best {best_val_loss:.3f} while training loss kept falling", numbers)
+        return Flag(
+            "overfitting",
+            strategy,
+            f"validation loss rose to {last['val_loss']:.3f} "
+            f"from its best {best_val_loss:.3f} while training loss kept falling",
+            numbers,
+        )
     return None
 
 
-def negative_transfer_flag(strategy: str, mean: float, std: float, scratch_mean: float,
-                           scratch_std: float) -> Flag | None:
+def negative_transfer_flag(
+    strategy: str, mean: float, std: float, scratch_mean: float, scratch_std: float
+) -> Flag | None:
     """Training from scratch matched or beat this pretrained strategy beyond seed noise."""
     noise = max(std, scratch_std, NOISE_FLOOR)
     if scratch_mean - mean >= -noise:
-        return Flag("negative_transfer", strategy,
-                    f"from scratch reaches F1 {scratch_mean:.3f} vs {mean:.3f} with pretrained "
-                    f"weights (noise {noise:.3f}): the pretrained features do not help here",
-                    {"f1_macro": mean, "scratch_f1_macro": scratch_mean, "noise": noise})
+        return Flag(
+            "negative_transfer",
+            strategy,
+            f"from scratch reaches F1 {scratch_mean:.3f} vs {mean:.3f} with pretrained "
+            f"weights (noise {noise:.3f}): the pretrained features do not help here",
+            {"f1_macro": mean, "scratch_f1_macro": scratch_mean, "noise": noise},
+        )
     return None
 
 
@@ -88,9 +107,12 @@ def drift_flag(strategy: str, before: np.ndarray, after: np.ndarray) -> tuple[di
     numbers = {"cka": linear_cka(before, after), "mean_cosine": mean_cosine(before, after)}
     if numbers["cka"] < DRIFT_CKA:
         return numbers, Flag(
-            "catastrophic_forgetting", strategy,
+            "catastrophic_forgetting",
+            strategy,
             f"backbone representation moved: linear CKA {numbers['cka']:.2f} (< {DRIFT_CKA}), "
-            f"mean cosine {numbers['mean_cosine']:.2f} vs the pretrained embeddings", numbers)
+            f"mean cosine {numbers['mean_cosine']:.2f} vs the pretrained embeddings",
+            numbers,
+        )
     return numbers, None
 
 
@@ -98,9 +120,12 @@ def forgetting_flag(strategy: str, old_before: float, old_after: float) -> Flag 
     """A continual update lost accuracy on the old test set."""
     drop = old_before - old_after
     if drop > NOISE_FLOOR * 2:
-        return Flag("catastrophic_forgetting", strategy,
-                    f"old test accuracy fell from {old_before:.3f} to {old_after:.3f} after the update",
-                    {"old_accuracy_before": old_before, "old_accuracy_after": old_after})
+        return Flag(
+            "catastrophic_forgetting",
+            strategy,
+            f"old test accuracy fell from {old_before:.3f} to {old_after:.3f} after the update",
+            {"old_accuracy_before": old_before, "old_accuracy_after": old_after},
+        )
     return None
 
 
@@ -120,10 +145,14 @@ def recommend(rows: list[dict]) -> dict | None:
         reason = f"highest macro-F1 ({best['f1_macro_mean']:.3f})"
         if len(candidates) > 1:
             runner = max((r for r in candidates if r is not best), key=lambda r: r["f1_macro_mean"])
-            reason += f", {100 * (best['f1_macro_mean'] - runner['f1_macro_mean']):.1f} pt " \
-                      f"above {runner['strategy']}"
+            reason += (
+                f", {100 * (best['f1_macro_mean'] - runner['f1_macro_mean']):.1f} pt "
+                f"above {runner['strategy']}"
+            )
     else:
         share = choice["train_seconds_mean"] / max(best["train_seconds_mean"], 1e-9)
-        reason = (f"within {100 * (best['f1_macro_mean'] - choice['f1_macro_mean']):.1f} pt of "
-                  f"{best['strategy']} at {100 * share:.0f}% of the time")
+        reason = (
+            f"within {100 * (best['f1_macro_mean'] - choice['f1_macro_mean']):.1f} pt of "
+            f"{best['strategy']} at {100 * share:.0f}% of the time"
+        )
     return {"strategy": choice["strategy"], "reason": reason}

@@ -30,12 +30,15 @@ def evaluate_run(
     frame = read_table(data, where="--data")
     for column in (text_col, label_col):
         if column not in frame.columns:
+            columns = ", ".join(map(str, frame.columns))
             raise DataError(
-                f"--data {data}: no column '{column}'; columns are: {', '.join(map(str, frame.columns))}"
-                "; pass --text-column/--label-column"
+                f"--data {data}: no column '{column}'; columns are: {columns}; "
+                "pass --text-column/--label-column"
             )
-    pairs = [(normalize_text(t), normalize_label(y)) for t, y in zip(
-        frame[text_col], frame[label_col], strict=True)]
+    pairs = [
+        (normalize_text(t), normalize_label(y))
+        for t, y in zip(frame[text_col], frame[label_col], strict=True)
+    ]
     pairs = [(t, y) for t, y in pairs if t is not None and y is not None]
     if not pairs:
         raise DataError(f"--data {data}: no rows with both a text and a label")
@@ -48,15 +51,20 @@ def evaluate_run(
         )
     probs = predictor.predict_proba(texts)
     ids = {label: i for i, label in enumerate(predictor.labels)}
-    metrics = classification_metrics([ids[v] for v in labels], probs.argmax(-1).tolist(),
-                                     predictor.labels)
+    metrics = classification_metrics(
+        [ids[v] for v in labels], probs.argmax(-1).tolist(), predictor.labels
+    )
     metrics.update(measure_latency(lambda t: predictor.predict_proba([t]), texts[:latency_samples]))
     metrics["n"] = len(texts)
     return metrics
 
 
-def run_columns(run_dir: Path, text_column: str | None, label_column: str | None) -> tuple[str, str]:
+def run_columns(
+    run_dir: Path, text_column: str | None, label_column: str | None
+) -> tuple[str, str]:
     config = run_dir / "config.yaml"
     data_cfg = yaml.safe_load(config.read_text()).get("data", {}) if config.is_file() else {}
-    return (text_column or data_cfg.get("text_column", "text"),
-            label_column or data_cfg.get("label_column", "label"))
+    return (
+        text_column or data_cfg.get("text_column", "text"),
+        label_column or data_cfg.get("label_column", "label"),
+    )

@@ -67,10 +67,15 @@ def build_param_groups(
         for decay in (True, False):
             chosen = [p for p in params if _no_decay(names[id(p)], p) != decay]
             if chosen:
-                param_groups.append({
-                    "params": chosen, "lr": base_lr, "lr_scale": plan.lr_scale,
-                    "group": group.name, "weight_decay": cfg.weight_decay if decay else 0.0,
-                })
+                param_groups.append(
+                    {
+                        "params": chosen,
+                        "lr": base_lr,
+                        "lr_scale": plan.lr_scale,
+                        "group": group.name,
+                        "weight_decay": cfg.weight_decay if decay else 0.0,
+                    }
+                )
     return param_groups
 
 

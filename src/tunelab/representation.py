@@ -35,8 +35,13 @@ def pretrained_embeddings(cfg: Config, texts: list[str]) -> np.ndarray:
     """Embeddings from the untouched pretrained backbone (memoised per model + texts)."""
     from tunelab.models.text import build_text_classifier
 
-    key = (cfg.model.name, cfg.model.pooling, cfg.model.max_length, cfg.model.drop_top_layers,
-           tuple(texts))
+    key = (
+        cfg.model.name,
+        cfg.model.pooling,
+        cfg.model.max_length,
+        cfg.model.drop_top_layers,
+        tuple(texts),
+    )
     if key not in _PRETRAINED_CACHE:
         pretrained = cfg.model.model_copy(update={"pretrained": True})
         model, tokenizer, _ = build_text_classifier(pretrained, num_classes=2)
