@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -104,6 +105,9 @@ class FeatureBatches:
 
     features: torch.Tensor
     labels: torch.Tensor
+    # A head on pooled features is ops of a few thousand numbers: a second intra-op thread
+    # only adds fork/join, and on a busy machine waiting for it costs milliseconds per op.
+    intra_op_threads: ClassVar[int] = 1
 
     def __len__(self) -> int:
         return len(self.labels)

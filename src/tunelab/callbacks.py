@@ -24,6 +24,9 @@ class Callback:
     def on_evaluate(self, trainer: Any, metrics: dict[str, float]) -> None:
         """Called with the validation metrics of each evaluation."""
 
+    def on_trainable_changed(self, trainer: Any) -> None:
+        """Called when a group was (un)frozen mid-run (e.g. by gradual unfreezing)."""
+
     def state_dict(self) -> dict[str, Any]:
         """What must survive a resume."""
         return {}

@@ -133,7 +133,8 @@ def evaluate(
 @user_errors
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
-    texts: Annotated[list[str] | None, typer.Argument(help="texts to classify")] = None,
+    texts: Annotated[list[str] | None, typer.Argument(
+        help="texts to classify (image runs: image file paths)")] = None,
     input_file: Annotated[Path | None, typer.Option("--input", help=".txt (a text per line), "
                                                     "CSV or JSONL (text column of the run)")] = None,
 ) -> None:
@@ -143,8 +144,10 @@ def predict(
     inputs = list(texts or []) + (read_texts(input_file, run_dir) if input_file else [])
     if not inputs:
         raise TunelabError("predict: give texts as arguments or --input FILE")
-    for text, pred in zip(inputs, load(run_dir).predict(inputs), strict=True):
-        sys.stdout.write(json.dumps({"text": text, "label": pred.label,
+    predictor = load(run_dir)
+    key = "image" if getattr(predictor, "task", "") == "image_classification" else "text"
+    for text, pred in zip(inputs, predictor.predict(inputs), strict=True):
+        sys.stdout.write(json.dumps({key: text, "label": pred.label,
                                      "probabilities": pred.probabilities}) + "\n")
 
 
@@ -154,7 +157,8 @@ def models() -> None:
     """Known models (weights shipped by installed packages) with parameter counts."""
     from tunelab.models import list_models
 
-    table = Table(title="known models (any local HF directory works too)")
+    table = Table(title="known models (any local HF directory works too; images: any timm "
+                        "architecture with model.weights)")
     for column in ("name", "task", "params", "description"):
         table.add_column(column)
     for spec in list_models():
@@ -205,6 +209,22 @@ def compare(
 
 @app.command()
 @user_errors
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+) -> None:
+    """Serve a run's model over HTTP: POST /predict {"texts": [...]}."""
+    import uvicorn
+
+    from tunelab.serve import create_app
+
+    uvicorn.run(create_app(run_dir, device), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@user_errors
 def report(
     directory: Annotated[Path, typer.Argument(help="a run or compare directory")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file")] = None,
@@ -213,6 +233,45 @@ def report(
     from tunelab.report import write_report
 
     console.print(f"report: [bold]{write_report(directory, output)}[/]")
+
+
+@app.command()
+@user_errors
+def search(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    trials: Annotated[int | None, typer.Option(
+        help="the study's trial budget (default: search.trials)")] = None,
+    timeout: Annotated[float | None, typer.Option(help="start no trial after SECONDS")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna RDB URL shared by several processes (default: SQLite in --output)")] = None,
+    study: Annotated[str | None, typer.Option(help="study name (default: --output's name)")] = None,
+    metric: Annotated[str | None, typer.Option(help="validation metric, e.g. f1_macro")] = None,
+    direction: Annotated[str | None, typer.Option(help="maximize or minimize")] = None,
+    isolation: Annotated[str | None, typer.Option(help="subprocess or inprocess")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="search directory")] = Path(
+        "runs/search"),
+    no_report: Annotated[bool, typer.Option("--no-report", help="skip search_report.html")] = False,
+) -> None:
+    """Hyper-parameter search (Optuna TPE + pruning); re-run to resume or add processes."""
+    from tunelab.config import load_config
+    from tunelab.search import search as run_search
+
+    cfg = load_config(config, set_ or [])
+    try:
+        result = run_search(cfg, trials, timeout, storage, study, metric, direction, output,
+                            isolation, console=console, report=not no_report)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; run the same command again to resume the study")
+        raise typer.Exit(130) from None
+    if result.best_config is None:
+        err_console.print("no trial completed; see trials.csv and trials/*.log")
+        raise typer.Exit(1)
+    console.print(f"best config: [bold]{result.best_config}[/]  (tunelab run "
+                  f"{result.best_config})")
+    console.print(f"trials: [bold]{result.output_dir / 'trials.csv'}[/]")
+    if result.report:
+        console.print(f"report: [bold]{result.report}[/]")
 
 
 

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tunelab.errors import ConfigError
 
@@ -121,6 +128,16 @@ class StrategyConfig(_Section):
     lr_decay: float = Field(0.8, gt=0.0, le=1.0)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     cache_dir: str | None = None
+    # Frozen-prefix cache (top_k, gradual_unfreeze): run the frozen bottom once per example
+    # and train the top on its cached output. auto: on when the backbone supports it.
+    prefix_cache: Literal["auto", "on", "off"] = "auto"
+    prefix_cache_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+    @field_validator("prefix_cache", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: Any) -> Any:
+        """YAML reads a bare ``on``/``off`` as a boolean; take it as the word meant."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
 class EarlyStoppingConfig(_Section):
@@ -156,8 +173,36 @@ class TrainConfig(_Section):
     eval_every_steps: int | None = Field(None, ge=1)
     group_by_length: bool = True
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    # auto: bf16 where the device computes it natively (CUDA with bf16, CPUs with AMX /
+    # AVX512-BF16), else fp32; on a CPU without it bf16 is emulated and slower.
+    mixed_precision: Literal["no", "bf16", "fp16", "auto"] = "no"
+    compile: bool = False  # torch.compile the model (dynamic shapes); pays off on long runs
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+
+
+class SearchConfig(_Section):
+    """Hyper-parameter search (``tunelab search``): what to vary and how to explore it.
+
+    ``space`` maps dotted config keys to ``{log_uniform|uniform|int: [low, high]}`` or
+    ``{choice: [...]}``, optionally with ``when: {key: value}``; empty means a default
+    space for the strategy (see ``tunelab.search_space``). A run ignores this section.
+    """
+
+    space: dict[str, Any] = Field(default_factory=dict)
+    trials: int = Field(20, ge=1)
+    timeout_seconds: float | None = Field(None, gt=0)
+    metric: Literal["f1_macro", "accuracy", "precision_macro", "recall_macro", "loss"] = (
+        "f1_macro"
+    )
+    direction: Literal["maximize", "minimize"] | None = None  # None: minimize loss, else maximize
+    sampler_seed: int = 0
+    startup_trials: int = Field(8, ge=1)  # random trials before TPE models the space
+    pruner: Literal["median", "successive_halving", "none"] = "median"
+    pruner_warmup_epochs: int = Field(1, ge=1)  # the first epoch after which a trial can stop
+    isolation: Literal["subprocess", "inprocess"] = "subprocess"
+    baseline: bool = True  # run the config's own values first, as the number to beat
+    heartbeat_seconds: int = Field(10, ge=1)  # a trial silent for 3x this is failed
+    max_retries: int = Field(1, ge=0)  # re-runs of a trial whose process was killed
 
 
 class Config(_Section):
@@ -168,6 +213,7 @@ class Config(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
 
     @model_validator(mode="after")
     def _default_image_model(self) -> Config:
@@ -177,8 +223,15 @@ class Config(_Section):
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, YAML-ready dict of every resolved value (defaults included)."""
-        return self.model_dump(mode="json")
+        """Plain, YAML-ready dict of every resolved value (defaults included).
+
+        A ``search`` section holding only defaults is left out: a run directory's
+        ``config.yaml`` describes a run, not a search.
+        """
+        data = self.model_dump(mode="json")
+        if self.search == SearchConfig():
+            del data["search"]
+        return data
 
     def save(self, path: str | Path) -> None:
         """Write the resolved config as YAML (the run directory's ``config.yaml``)."""

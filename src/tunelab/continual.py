@@ -59,13 +59,14 @@ def _copy_head(new_head: torch.nn.Module, old_head: torch.nn.Module, rows: list[
 
 def old_test_report(predictor, run_dir: str | Path, strategy: str) -> dict:
     """Accuracy on the earlier run's test split, before and after the update."""
-    from tunelab.data import prepare_text_data
+    from tunelab.tasks import get_task
 
     run_dir = Path(run_dir)
     old_cfg = load_config(run_dir / "config.yaml")
-    test = prepare_text_data(old_cfg.data, seed=old_cfg.data.seed).test
-    predictions = predictor.predict(test["text"].tolist())
-    after = sum(p.label == y for p, y in zip(predictions, test["label"], strict=True)) / len(test)
+    task = get_task(old_cfg.task)
+    inputs, labels = task.examples(task.prepare_data(old_cfg).test)
+    predictions = predictor.predict(inputs)
+    after = sum(p.label == y for p, y in zip(predictions, labels, strict=True)) / len(labels)
     before = json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"]
     flag = forgetting_flag(strategy, before, after)
     return {

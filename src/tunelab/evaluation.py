@@ -26,6 +26,10 @@ def evaluate_run(
         DataError: missing columns, or labels the model was never trained on.
     """
     predictor = load(run_dir)
+    if getattr(predictor, "task", "text_classification") == "image_classification":
+        from tunelab.tasks.image import evaluate_images
+
+        return evaluate_images(predictor, Path(run_dir), data, label_column, latency_samples)
     text_col, label_col = run_columns(Path(run_dir), text_column, label_column)
     frame = read_table(data, where="--data")
     for column in (text_col, label_col):

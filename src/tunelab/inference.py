@@ -67,10 +67,21 @@ class Predictor:
         ]
 
 
-def load(run_dir: str | Path, device: str = "cpu") -> Predictor:
-    """Load the model saved by a run (``RUN_DIR`` or ``RUN_DIR/model``)."""
+def load(run_dir: str | Path, device: str = "cpu"):
+    """Load the model saved by a run (``RUN_DIR`` or ``RUN_DIR/model``).
+
+    Returns the predictor of the run's task: :class:`Predictor` for texts,
+    :class:`~tunelab.tasks.image.ImagePredictor` for images.
+    """
+    from tunelab.tasks import get_task
+
     model_dir = _model_dir(Path(run_dir))
     card = read_model_card(model_dir)
+    return get_task(card.get("task", "text_classification")).load_predictor(model_dir, card, device)
+
+
+def load_text_predictor(model_dir: Path, card: dict, device: str = "cpu") -> Predictor:
+    """The text classifier saved in ``model_dir`` (full weights, or base model + LoRA)."""
     if card["format"] == "lora":
         backbone = load_backbone(Path(card["base_model"]), pretrained=True)
         drop_top_layers(backbone, card.get("drop_top_layers", 0))

@@ -85,11 +85,11 @@ def backbone_layer_groups(
         else:
             (top if seen_block else bottom).params.append(param)
     for group in (bottom, top):
-        group.modules = _owning_modules(backbone, {id(p) for p in group.params})
+        group.modules = owning_modules(backbone, {id(p) for p in group.params})
     return [g for g in [bottom, *block_groups, top] if g.params]
 
 
-def _owning_modules(root: nn.Module, param_ids: set[int]) -> list[nn.Module]:
+def owning_modules(root: nn.Module, param_ids: set[int]) -> list[nn.Module]:
     """Highest modules whose parameters all belong to ``param_ids``."""
     owned: list[nn.Module] = []
     taken: list[str] = []
@@ -104,8 +104,13 @@ def _owning_modules(root: nn.Module, param_ids: set[int]) -> list[nn.Module]:
 
 
 def model_layer_groups(model: nn.Module) -> list[LayerGroup]:
-    """Groups of a tunelab classifier: its backbone's groups, then ``head``."""
-    groups = backbone_layer_groups(model.backbone)
+    """Groups of a tunelab classifier: its backbone's groups, then ``head``.
+
+    A classifier may cut its backbone itself (``backbone_layer_groups()``, as the timm
+    CNNs do from timm's own group matcher); otherwise the block list is found.
+    """
+    own = getattr(model, "backbone_layer_groups", None)
+    groups = own() if own is not None else backbone_layer_groups(model.backbone)
     groups.append(LayerGroup("head", list(model.head.parameters()), [model.head]))
     return groups
 
@@ -115,12 +120,21 @@ def set_train_mode(model: nn.Module, groups: list[LayerGroup]) -> None:
 
     Frozen means frozen statistics too (timm's ``freeze``): dropout off and BatchNorm
     running stats untouched, so the frozen part is a deterministic function.
+    BatchNorm layers whose own weights are frozen (frozen groups, LoRA's base model) keep
+    their statistics too, unless the classifier sets ``freeze_bn = False``: then every
+    BatchNorm layer re-estimates its statistics on the new data (AdaBN-style).
     """
     model.train()
     for group in groups:
         if group.num_trainable == 0:
             for module in group.modules:
                 module.eval()
+    freeze_bn = getattr(getattr(model, "module", model), "freeze_bn", True)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            weights = list(module.parameters(recurse=False))
+            if weights and not any(p.requires_grad for p in weights):
+                module.train(not freeze_bn)
 
 
 def iter_named_params(model: nn.Module, groups: list[LayerGroup]) -> Iterator[tuple[str, str]]:

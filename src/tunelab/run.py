@@ -16,20 +16,17 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from tunelab.batching import TokenBatches
 from tunelab.config import Config, load_config
 from tunelab.continual import init_from_run, old_test_report
-from tunelab.data import TextSplits, prepare_text_data
 from tunelab.errors import RunDirError
-from tunelab.export import save_model
-from tunelab.features import cache_key, cached_features
-from tunelab.inference import Predictor
+from tunelab.features import cached_features
 from tunelab.io import write_json
 from tunelab.layers import count_params, model_layer_groups
 from tunelab.metrics import measure_latency
-from tunelab.models.text import build_text_classifier
+from tunelab.prefix_cache import prefix_cache_callbacks
 from tunelab.strategies import apply_plan, create_strategy
 from tunelab.summary import layers_report, print_groups
+from tunelab.tasks import BuiltModel, Task, get_task
 from tunelab.trainer import Trainer
 
 LATENCY_SAMPLES = 50
@@ -74,10 +71,12 @@ def fine_tune(
     run_dir = _choose_run_dir(cfg, output_dir)
     _check_run_dir(run_dir, cfg, resume, overwrite)
     _seed(cfg.train.seed)
-    splits = prepare_text_data(cfg.data, seed=cfg.data.seed)
+    task = get_task(cfg.task)
+    splits = task.prepare_data(cfg)
     for warning in splits.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
-    model, tokenizer, model_path = build_text_classifier(cfg.model, len(splits.labels))
+    built = task.build_model(cfg, len(splits.labels))
+    model = built.model
     if cfg.model.init_from:
         init_from_run(model, splits.labels, cfg.model.init_from)
     strategy = create_strategy(cfg.strategy)
@@ -89,21 +88,23 @@ def fine_tune(
 
     _start_run_dir(run_dir, cfg, resume)
     write_json(run_dir / "data_summary.json", splits.summary)
-    data = _encode(cfg, tokenizer, splits)
+    data = task.batch_sources(cfg, built, splits, strategy.uses_feature_cache, console)
     if strategy.uses_feature_cache:
-        data = _cached(cfg, model, model_path, splits, data, feature_memory, console)
+        data = _cached(cfg, task, built, splits, data, feature_memory, console)
+    prefix_cache = prefix_cache_callbacks(cfg, model, plans, groups, data, console)
     trainer = Trainer(model, groups, plans, cfg.train, data["train"], data["validation"],
-                      splits.labels, run_dir, [*strategy.callbacks(groups, plans), *(callbacks or [])],
+                      splits.labels, run_dir,
+                      [*strategy.callbacks(groups, plans), *prefix_cache, *(callbacks or [])],
                       console)
     state = trainer.fit(resume=resume)
 
     model = trainer.accelerator.unwrap_model(trainer.model)
     write_json(run_dir / "layers.json", layers_report(groups, plans, cfg, strategy.name))
-    metrics = _final_metrics(cfg, trainer, data, state, model, tokenizer, splits)
+    metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
     if cfg.model.init_from:
-        predictor = Predictor(model, tokenizer, splits.labels, cfg.model.max_length, trainer.device)
+        predictor = task.predictor(model, built, splits.labels, cfg, trainer.device)
         metrics["continual"] = old_test_report(predictor, cfg.model.init_from, cfg.strategy.name)
-    save_model(run_dir / "model", model, tokenizer, splits.labels, cfg, model_path)
+    task.save_model(run_dir / "model", model, built, splits.labels, cfg)
     write_json(run_dir / "metrics.json", metrics)
     write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
     return RunResult(run_dir, metrics, state.history, cfg)
@@ -183,43 +184,31 @@ def _yaml(cfg: Config) -> str:
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
-def _encode(cfg: Config, tokenizer, splits: TextSplits) -> dict[str, TokenBatches]:
-    label_ids = {label: i for i, label in enumerate(splits.labels)}
-    return {
-        name: TokenBatches.from_texts(
-            tokenizer, frame["text"].tolist(), [label_ids[v] for v in frame["label"]],
-            cfg.model.max_length,
-        )
-        for name, frame in (("train", splits.train), ("validation", splits.validation),
-                            ("test", splits.test))
-    }
-
-
-def _cached(cfg, model, model_path, splits, data, memory, console) -> dict:
-    """Swap token batches for cached pooled features (feature extraction)."""
+def _cached(cfg: Config, task: Task, built: BuiltModel, splits, data: dict, memory,
+            console: Console) -> dict:
+    """Swap batch sources for cached pooled features (feature extraction)."""
     started = time.perf_counter()
     device = torch.device("cuda" if cfg.train.device in ("auto", "cuda")
                           and torch.cuda.is_available() else "cpu")
-    model.to(device)
+    built.model.to(device)
     cache_dir = Path(cfg.strategy.cache_dir) if cfg.strategy.cache_dir else None
-    options = {"model": cfg.model.model_dump(exclude={"head"}), "pretrained": cfg.model.pretrained}
     out = {}
-    for name, frame in (("train", splits.train), ("validation", splits.validation),
-                        ("test", splits.test)):
-        key = cache_key(model_path, options, frame["text"].tolist())
-        out[name] = cached_features(model, data[name], key, cache_dir, cfg.train.eval_batch_size,
-                                    device, memory)
-    console.print(f"features cached for {sum(len(v) for v in out.values()):,} texts "
+    for name in ("train", "validation", "test"):
+        key = task.feature_cache_key(cfg, built, splits, name)
+        out[name] = cached_features(built.model, data[name], key, cache_dir,
+                                    cfg.train.eval_batch_size, device, memory)
+    console.print(f"features cached for {sum(len(v) for v in out.values()):,} {task.noun} "
                   f"in {time.perf_counter() - started:.1f}s; the head trains on them")
     return out
 
 
-def _final_metrics(cfg, trainer, data, state, model, tokenizer, splits) -> dict:
+def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltModel,
+                   splits) -> dict:
     val = trainer.evaluate(data["validation"]).metrics
     test = trainer.evaluate(data["test"]).metrics
-    predictor = Predictor(model, tokenizer, splits.labels, cfg.model.max_length, trainer.device)
-    texts = splits.test["text"].tolist()[:LATENCY_SAMPLES]
-    test.update(measure_latency(lambda text: predictor.predict_proba([text]), texts))
+    predictor = task.predictor(model, built, splits.labels, cfg, trainer.device)
+    inputs = task.latency_inputs(splits, LATENCY_SAMPLES)
+    test.update(measure_latency(lambda item: predictor.predict_proba([item]), inputs))
     trainable, total = count_params(model)
     epochs_run = len(state.epoch_seconds)
     return {

@@ -66,10 +66,11 @@ def layers_report(groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config,
 
 
 def describe_layers(model_name: str) -> list[dict]:
-    """Layer groups of a model (with a 2-class head), without training anything."""
-    from tunelab.config import ModelConfig
-    from tunelab.layers import model_layer_groups
-    from tunelab.models.text import build_text_classifier
+    """Layer groups of a model (with a 2-class head), without training anything.
 
-    model, _, _ = build_text_classifier(ModelConfig(name=model_name), num_classes=2)
-    return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
+    Image models (known ones and any timm architecture) show stem, stages, final, head;
+    text models embeddings, layers, head.
+    """
+    from tunelab.tasks import task_for_model
+
+    return task_for_model(model_name).describe_layers(model_name)

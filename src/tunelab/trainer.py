@@ -7,8 +7,10 @@ stopping, unfreezing), last + best checkpoints and exact resume.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tunelab import checkpoint
+from tunelab.acceleration import (
+    cache_accelerate_package_checks,
+    compile_in_place,
+    intra_op_threads,
+    resolve_mixed_precision,
+)
 from tunelab.callbacks import Callback, EarlyStopping
 from tunelab.config import TrainConfig
 from tunelab.errors import ConfigError
@@ -89,7 +97,7 @@ class Trainer:
         self.console = console or Console(quiet=True)
         self.accelerator = Accelerator(
             cpu=cfg.device == "cpu",
-            mixed_precision=cfg.mixed_precision,
+            mixed_precision=resolve_mixed_precision(cfg.mixed_precision, cfg.device),
             gradient_accumulation_steps=cfg.grad_accum_steps,
         )
         stopping = cfg.early_stopping
@@ -111,6 +119,10 @@ class Trainer:
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
             model, optimizer, scheduler
         )
+        if cfg.compile:
+            compile_in_place(self._unwrapped())
+        cache_accelerate_package_checks()
+        self._trainable_params: list[torch.nn.Parameter] | None = None
         self.loss_weights = _class_weights(train_data.labels, len(labels), cfg.class_weights)
 
     @property
@@ -125,7 +137,8 @@ class Trainer:
             self._resume()
         elif self.run_dir is not None:
             write_text(self.run_dir / "history.jsonl", "")
-        with self._progress() as progress:
+        threads = getattr(self.train_data, "intra_op_threads", None)
+        with self._progress() as progress, intra_op_threads(threads):
             while self.state.epoch < self.num_epochs and not self._done():
                 self.train_epoch(self.state.epoch, progress)
                 if self.early_stopping.should_stop:
@@ -192,18 +205,17 @@ class Trainer:
     # ------------------------------------------------------------ evaluate
     @torch.inference_mode()
     def evaluate(self, data) -> EvalResult:
-        """Loss, metrics and probabilities on ``data`` (model left in train mode after)."""
-        self.model.eval()
+        """Loss, metrics and probabilities on ``data`` (train/eval modes restored after)."""
         probs = np.zeros((len(data), len(self.labels)), dtype=np.float32)
         total_loss = 0.0
-        for indices in data.eval_batches(self.cfg.eval_batch_size):
-            batch = self._to_device(data.collate(indices))
-            labels = batch.pop("labels")
-            with self.accelerator.autocast():
-                logits = self.model(**batch).float()
-            total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
-            probs[indices] = logits.softmax(-1).cpu().numpy()
-        set_train_mode(self.model, self.groups)
+        with _eval_mode(self.model):
+            for indices in data.eval_batches(self.cfg.eval_batch_size):
+                batch = self._to_device(data.collate(indices))
+                labels = batch.pop("labels")
+                with self.accelerator.autocast():
+                    logits = self.model(**batch).float()
+                total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
+                probs[indices] = logits.softmax(-1).cpu().numpy()
         preds = probs.argmax(-1)
         metrics = classification_metrics(data.labels.numpy(), preds, self.labels)
         metrics["loss"] = total_loss / max(len(data), 1)
@@ -293,9 +305,20 @@ class Trainer:
     # ------------------------------------------------------------- helpers
     def on_trainable_changed(self) -> None:
         """Unfreezing moved a group: refresh train/eval modes and report it."""
+        self._trainable_params = None
         set_train_mode(self.model, self.groups)
         trainable, total = count_params(self.model)
         self.console.print(f"unfreeze phase {self._phase()}: {trainable:,} of {total:,} trainable")
+        for callback in self.callbacks:
+            callback.on_trainable_changed(self)
+
+    def use_data(self, train_data, val_data) -> None:
+        """Swap in equivalent batch sources: same examples, order, lengths and labels.
+
+        The frozen-prefix cache calls this when the cut moves; because indices and
+        lengths are unchanged, the current epoch's batch plan stays valid.
+        """
+        self.train_data, self.val_data = train_data, val_data
 
     def _phase(self) -> int:
         return next((c.phase for c in self.callbacks if hasattr(c, "phase")), 0)
@@ -304,13 +327,18 @@ class Trainer:
         return self.accelerator.unwrap_model(self.model)
 
     def _trainable(self) -> list[torch.nn.Parameter]:
-        return [p for p in self.model.parameters() if p.requires_grad]
+        """Parameters with gradients (kept until unfreezing changes them: a full walk of
+        the model per step costs about a millisecond)."""
+        if self._trainable_params is None:
+            self._trainable_params = [p for p in self.model.parameters() if p.requires_grad]
+        return self._trainable_params
 
     def _weights(self) -> torch.Tensor | None:
         return None if self.loss_weights is None else self.loss_weights.to(self.device)
 
-    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+    def _to_device(self, batch: dict) -> dict:
+        return {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+                for k, v in batch.items()}
 
     def _shard(self, batches: list[list[int]]) -> list[list[int]]:
         """Each DDP process (accelerate launch / torchrun) takes every n-th batch."""
@@ -326,6 +354,24 @@ class Trainer:
             TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
             console=self.console, transient=True, disable=self.console.quiet,
         )
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode inside; after, exactly the modules that were training train again.
+
+    Cheaper than ``model.eval()`` + ``set_train_mode`` (two walks calling ``train()`` on
+    every module): only modules in train mode flip, which matters for per-epoch
+    validation of a head trained on cached features.
+    """
+    training = [module for module in model.modules() if module.training]
+    for module in training:
+        module.training = False
+    try:
+        yield
+    finally:
+        for module in training:
+            module.training = True
 
 
 class _RunningLoss:

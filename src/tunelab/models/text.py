@@ -10,6 +10,7 @@ from torch import nn
 
 from tunelab.config import ModelConfig
 from tunelab.errors import ModelError
+from tunelab.layers import find_block_list
 from tunelab.models.head import ClassificationHead
 from tunelab.models.registry import ModelSpec, register_model, resolve_model_path
 
@@ -36,9 +37,10 @@ register_model(
 class TextClassifier(nn.Module):
     """An HF encoder, a pooling step and a :class:`ClassificationHead`.
 
-    ``forward`` accepts either token inputs (the normal path) or precomputed pooled
-    ``features``: the feature-extraction strategy computes those once and then trains
-    the head alone, so an epoch costs a fraction of one backbone pass.
+    ``forward`` accepts either token inputs (the normal path), precomputed pooled
+    ``features`` (feature extraction trains the head alone on them), or the cached
+    ``hidden_states`` entering block ``start_block`` (the frozen-prefix cache: only the
+    blocks above a frozen bottom run, see ``tunelab.prefix_cache``).
     """
 
     def __init__(self, backbone: nn.Module, head: ClassificationHead, pooling: str) -> None:
@@ -59,12 +61,92 @@ class TextClassifier(nn.Module):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         features: torch.Tensor | None = None,
+        hidden_states: torch.Tensor | None = None,
+        start_block: int = 0,
         **inputs,
     ) -> torch.Tensor:
-        """Class logits from tokens, or from cached pooled ``features``."""
+        """Class logits from tokens, cached pooled ``features`` or cached ``hidden_states``."""
+        if hidden_states is not None:
+            return self.forward_from(hidden_states, attention_mask, start_block)
         if features is None:
             features = self.encode(input_ids, attention_mask, **inputs)
         return self.head(features)
+
+    @property
+    def resumable(self) -> bool:
+        """Whether :meth:`hidden_before` / :meth:`forward_from` know this backbone's blocks."""
+        model_type = getattr(self.backbone.config, "model_type", None)
+        return model_type in RESUMABLE_MODEL_TYPES and not hasattr(self.backbone, "peft_config")
+
+    def blocks(self) -> nn.ModuleList:
+        """The backbone's repeated blocks, found once (not registered twice as submodules)."""
+        found = self.__dict__.get("_block_list")
+        if found is None or found[0] is not self.backbone:
+            found = (self.backbone, find_block_list(self.backbone))
+            self.__dict__["_block_list"] = found
+        return found[1]
+
+    def hidden_before(
+        self, block: int, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs
+    ) -> torch.Tensor:
+        """Token states entering block ``block`` (``len(blocks())``: the backbone's output).
+
+        The backbone runs its own forward (embeddings, ``token_type_ids``, position ids,
+        mask) and is stopped by a pre-hook on that block, so nothing above it is computed.
+        """
+        blocks = self.blocks()
+        if block >= len(blocks):
+            return self.backbone(
+                input_ids=input_ids, attention_mask=attention_mask, **inputs
+            ).last_hidden_state
+
+        def stop(module: nn.Module, args: tuple, kwargs: dict) -> None:
+            raise _PrefixReached(args[0] if args else kwargs["hidden_states"])
+
+        handle = blocks[block].register_forward_pre_hook(stop, with_kwargs=True)
+        try:
+            self.backbone(input_ids=input_ids, attention_mask=attention_mask, **inputs)
+        except _PrefixReached as reached:
+            return reached.hidden
+        finally:
+            handle.remove()
+        raise ModelError(f"{type(self.backbone).__name__}: block {block} was never run")
+
+    def forward_from(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, start_block: int
+    ) -> torch.Tensor:
+        """Logits from the token states entering ``start_block``: upper blocks, pool, head."""
+        mask = block_attention_mask(self.backbone, hidden_states, attention_mask)
+        for block in list(self.blocks())[start_block:]:
+            out = block(hidden_states, mask)
+            hidden_states = out[0] if isinstance(out, tuple) else out
+        return self.head(pool(hidden_states, attention_mask, self.pooling))
+
+
+# Encoders whose blocks need only (hidden_states, attention_mask), with nothing between
+# or after them: training can resume at any block from cached states.
+RESUMABLE_MODEL_TYPES = frozenset(
+    {"bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert"}
+)
+
+
+class _PrefixReached(Exception):
+    """Raised by :meth:`TextClassifier.hidden_before`'s hook to stop the backbone."""
+
+    def __init__(self, hidden: torch.Tensor) -> None:
+        super().__init__("prefix reached")
+        self.hidden = hidden
+
+
+def block_attention_mask(backbone: nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor):
+    """The mask the backbone's blocks expect, built as the backbone's own forward builds it."""
+    try:
+        from transformers.masking_utils import create_bidirectional_mask
+    except ImportError:  # transformers 4.x: an additive [batch, 1, 1, length] mask
+        return backbone.get_extended_attention_mask(attention_mask, hidden.shape[:2])
+    return create_bidirectional_mask(
+        config=backbone.config, inputs_embeds=hidden, attention_mask=attention_mask
+    )
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:

@@ -32,7 +32,9 @@ class Lora(Strategy):
     name = "lora"
 
     def prepare(self, model: nn.Module) -> None:
-        model.backbone = wrap_with_lora(model.backbone, self.cfg.lora)
+        own_targets = getattr(model, "lora_target_modules", None)
+        model.backbone = wrap_with_lora(model.backbone, self.cfg.lora,
+                                        own_targets() if own_targets else None)
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         plans = [
@@ -41,12 +43,17 @@ class Lora(Strategy):
         return plans + [GroupPlan("trained")]
 
 
-def wrap_with_lora(backbone: nn.Module, settings) -> nn.Module:
-    """Inject LoRA adapters into ``backbone`` (freezing everything else)."""
+def wrap_with_lora(backbone: nn.Module, settings, default_targets: list[str] | None = None
+                   ) -> nn.Module:
+    """Inject LoRA adapters into ``backbone`` (freezing everything else).
+
+    Targets: ``strategy.lora.target_modules``, else the classifier's own default (a CNN's
+    1x1 convolutions), else peft's attention projections for the model type.
+    """
     from peft import LoraConfig, get_peft_model
 
-    model_type = getattr(backbone.config, "model_type", "")
-    targets = settings.target_modules or default_target_modules(model_type)
+    model_type = getattr(getattr(backbone, "config", None), "model_type", "")
+    targets = settings.target_modules or default_targets or default_target_modules(model_type)
     if not targets:
         raise ConfigError(
             f"strategy.lora.target_modules: no default for model type '{model_type}'; "

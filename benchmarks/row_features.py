@@ -1,0 +1,88 @@
+"""Row 2: feature extraction, N head-training trials: cached features vs recomputing.
+
+Both sides run the same trials (a fresh head per trial, head learning rates spread over
+a log range, the same epochs and batches) with the tunelab trainer. The cached side pays
+for one backbone pass over the texts (timed) and then trains heads on pooled features,
+as ``tunelab search`` does; the baseline recomputes the backbone for every batch of
+every epoch of every trial. Both are measured in full, on a small data set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from common import BATCH_SIZE, MAX_LENGTH, BenchData, Row, Sizes, model_path, ratio_row, timed
+from sides import encode
+
+from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
+from tunelab.features import compute_features
+from tunelab.layers import model_layer_groups
+from tunelab.models.head import ClassificationHead
+from tunelab.models.text import build_text_classifier
+from tunelab.strategies import apply_plan, create_strategy
+from tunelab.trainer import Trainer
+
+
+def run(data: BenchData, sizes: Sizes, log) -> list[Row]:
+    """Time both sides once each (each is already ``trials x epochs`` of work)."""
+    model, tokenizer, _ = build_text_classifier(
+        ModelConfig(name=str(model_path()), max_length=MAX_LENGTH), len(data.labels)
+    )
+    train, val = encode(tokenizer, data.head_train), encode(tokenizer, data.head_val)
+    head_lrs = np.geomspace(3e-4, 3e-2, sizes.trials).tolist()
+
+    def cached() -> None:
+        device = torch.device("cpu")
+        features = {
+            name: compute_features(model, tokens, 64, device)
+            for name, tokens in (("train", train), ("val", val))
+        }
+        from tunelab.batching import FeatureBatches
+
+        sources = (
+            FeatureBatches(features["train"], train.labels),
+            FeatureBatches(features["val"], val.labels),
+        )
+        for lr in head_lrs:
+            _trial(model, data, sizes, lr, *sources)
+
+    def recomputed() -> None:
+        for lr in head_lrs:
+            _trial(model, data, sizes, lr, train, val)
+
+    cached_seconds, _ = timed(cached)
+    log(f"  {sizes.trials} head trials, cached features: {cached_seconds:.1f}s")
+    recomputed_seconds, _ = timed(recomputed)
+    log(f"  {sizes.trials} head trials, recomputing embeddings: {recomputed_seconds:.1f}s")
+    name = (
+        f"2. feature extraction, {sizes.trials} head trials x {sizes.head_epochs} epochs: "
+        "recompute time / cached time"
+    )
+    return [
+        ratio_row(
+            name,
+            cached_seconds,
+            recomputed_seconds,
+            "s",
+            ">= 50",
+            ratio=recomputed_seconds / cached_seconds,
+        )
+    ]
+
+
+def _trial(model, data: BenchData, sizes: Sizes, head_lr: float, train, val) -> None:
+    """Train a fresh head (backbone frozen) for ``head_epochs`` epochs."""
+    torch.manual_seed(0)
+    model.head = ClassificationHead(model.head.net[-1].in_features, len(data.labels))
+    strategy = create_strategy(StrategyConfig(name="feature_extraction"))
+    groups = model_layer_groups(model)
+    plans = strategy.plan(groups)
+    apply_plan(groups, plans)
+    cfg = TrainConfig(
+        epochs=sizes.head_epochs,
+        batch_size=BATCH_SIZE,
+        head_lr=head_lr,
+        device="cpu",
+        early_stopping={"enabled": False},
+    )
+    Trainer(model, groups, plans, cfg, train, val, data.labels).fit()

