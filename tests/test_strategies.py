@@ -129,3 +129,12 @@ def test_frozen_groups_stay_in_eval_mode(tiny_model_dir):
     assert not model.backbone.embeddings.training
     assert not model.backbone.encoder.layer[0].training
     assert model.backbone.encoder.layer[1].training and model.head.training
+
+
+def test_lora_adapters_train_at_scaled_lr(tiny_model_dir):
+    cfg = StrategyConfig(name="lora", lora={"lr_scale": 4.0})
+    _, _, trainer = _setup(tiny_model_dir, cfg)
+    lrs = {g["group"]: g["lr"] for g in trainer.optimizer.param_groups}
+    assert lrs["layer.0"] == lrs["layer.1"] == pytest.approx(4e-2)
+    assert lrs["head"] == pytest.approx(1e-2)
+    assert "embeddings" not in lrs

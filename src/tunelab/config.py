@@ -116,6 +116,9 @@ class LoraSettings(_Section):
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | None = None
     merge: bool = False
+    # Adapters start at zero and are low-rank: they need a larger step than full
+    # fine-tuning (LoRA practice: ~10x). Scales train.lr for the adapter groups.
+    lr_scale: float = Field(10.0, gt=0.0)
 
 
 class StrategyConfig(_Section):

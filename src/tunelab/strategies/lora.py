@@ -24,7 +24,8 @@ def default_target_modules(model_type: str) -> list[str] | None:
 class Lora(Strategy):
     """Wraps the backbone in a peft ``PeftModel`` whose only trainable weights are LoRA's.
 
-    The head is a new layer, so it trains fully. On save, the adapter is written in
+    The head is a new layer, so it trains fully; adapters train at
+    ``train.lr * strategy.lora.lr_scale``. On save, the adapter is written in
     peft's own format (``PeftModel.from_pretrained`` can read it) unless
     ``strategy.lora.merge`` folds it into the backbone weights.
     """
@@ -37,8 +38,10 @@ class Lora(Strategy):
                                         own_targets() if own_targets else None)
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
+        scale = self.cfg.lora.lr_scale
         plans = [
-            GroupPlan("lora" if group.num_trainable else "frozen") for group in groups[:-1]
+            GroupPlan("lora", lr_scale=scale) if group.num_trainable else GroupPlan("frozen")
+            for group in groups[:-1]
         ]
         return plans + [GroupPlan("trained")]
 
