@@ -36,7 +36,7 @@ class Sizes:
     trials: int = 20
     head_epochs: int = 10
     latency_texts: int = 60
-    repeats: int = 2  # timed repeats per side (A/B interleaved, median)
+    repeats: int = 3  # timed repeats per side (interleaved, median)
 
 
 QUICK = Sizes(

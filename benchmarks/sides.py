@@ -46,6 +46,7 @@ def train_tunelab(
     k: int = 2,
     prefix_cache: bool = False,
     seed: int = 0,
+    lr: float = LR,
 ) -> TunelabRun:
     """Fine-tune with the tunelab trainer (``strategy``), timing ``fit()`` only."""
     from accelerate.utils import set_seed
@@ -63,7 +64,7 @@ def train_tunelab(
     cfg = TrainConfig(
         max_steps=steps,
         batch_size=BATCH_SIZE,
-        lr=LR,
+        lr=lr,
         seed=seed,
         device="cpu",
         early_stopping={"enabled": False},

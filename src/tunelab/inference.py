@@ -9,8 +9,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from tunelab.acceleration import intra_op_threads
 from tunelab.batching import TokenBatches
 from tunelab.errors import DataError, RunDirError
+from tunelab.fused_encoder import fuse_for_inference
 from tunelab.models.head import ClassificationHead
 from tunelab.models.text import (
     TextClassifier,
@@ -34,24 +36,30 @@ class Predictor:
     """A trained classifier with its tokenizer and labels, ready for batched inference."""
 
     def __init__(self, model: TextClassifier, tokenizer, labels: list[str], max_length: int,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", fused: bool = True) -> None:
         self.model = model.to(device).eval()
         self.tokenizer, self.labels, self.max_length = tokenizer, labels, max_length
         self.device = torch.device(device)
+        # PyTorch's fused encoder layer when the backbone maps onto it exactly (else None).
+        self.fused = fuse_for_inference(self.model) if fused else None
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Class probabilities, one row per text, in input order.
 
-        Texts are sorted by length into batches so each batch pads little.
+        Texts are sorted by length into batches so each batch pads little. A single
+        text runs on one intra-op thread: its matrices are too small for a second
+        thread to pay off, and on a busy machine waiting for one stalls every op.
         """
         data = TokenBatches.from_texts(self.tokenizer, texts, [0] * len(texts), self.max_length)
+        forward = self.fused or self.model
         out = torch.empty(len(texts), len(self.labels))
-        for indices in data.eval_batches(batch_size):
-            batch = data.collate(indices)
-            batch.pop("labels")
-            logits = self.model(**{k: v.to(self.device) for k, v in batch.items()})
-            out[torch.as_tensor(indices)] = logits.float().softmax(-1).cpu()
+        with intra_op_threads(1 if len(texts) == 1 and self.device.type == "cpu" else None):
+            for indices in data.eval_batches(batch_size):
+                batch = data.collate(indices)
+                batch.pop("labels")
+                logits = forward(**{k: v.to(self.device) for k, v in batch.items()})
+                out[torch.as_tensor(indices)] = logits.float().softmax(-1).cpu()
         return out
 
     def predict(self, texts: Sequence[str] | str, batch_size: int = 64) -> list[Prediction]:

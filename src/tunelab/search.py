@@ -48,7 +48,8 @@ from tunelab.run import fine_tune
 from tunelab.search_space import Param, apply_params, baseline_params, parse_space, run_dict
 from tunelab.search_worker import TrialWorkers
 
-PRUNER_STARTUP_TRIALS = 3  # finished trials the median pruner needs before it compares
+PRUNER_STARTUP_TRIALS = 3  # trials the median pruner needs (finished, and at an epoch)
+STORAGE_ATTEMPTS = 4  # creating a new database's tables races between processes
 MAX_CONSECUTIVE_FAILURES = 3  # a search whose trials keep failing stops with the last error
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 FEATURE_CACHE = "feature_cache"
@@ -180,17 +181,35 @@ def direction_of(settings: SearchConfig) -> str:
 
 # --------------------------------------------------------------------- storage and study
 def open_storage(url: str, settings: SearchConfig) -> optuna.storages.RDBStorage:
-    """The RDB storage with heartbeats, so a trial whose process died is failed and retried."""
+    """The RDB storage with heartbeats, so a trial whose process died is failed and retried.
+
+    Several processes starting on a new database race to create its tables; the losers
+    retry, by when the tables exist.
+    """
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine,
-            heartbeat_interval=settings.heartbeat_seconds,
-            grace_period=3 * settings.heartbeat_seconds,
-            heartbeat_stale_trial_callback=RetryKilledTrial(settings.max_retries),
-        )
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=settings.heartbeat_seconds,
+                    grace_period=3 * settings.heartbeat_seconds,
+                    heartbeat_stale_trial_callback=RetryKilledTrial(settings.max_retries),
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            if attempt == STORAGE_ATTEMPTS - 1 or not _database_exists(url):
+                raise
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
+
+
+def _database_exists(url: str) -> bool:
+    """Retry only a race on a database that is there (not a wrong SQLite path)."""
+    if not url.startswith("sqlite:///"):
+        return True
+    return Path(url.removeprefix("sqlite:///")).is_file()
 
 
 def open_study(
@@ -276,8 +295,12 @@ def make_pruner(settings: SearchConfig) -> optuna.pruners.BasePruner:
     """Median or successive-halving pruning over per-epoch reports, or none."""
     warmup = settings.pruner_warmup_epochs
     if settings.pruner == "median":
+        # n_min_trials: judge an epoch only against several trials that reached it, or a
+        # long trial is pruned at epoch 5 for trailing the one other trial that got there.
         return optuna.pruners.MedianPruner(
-            n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=warmup
+            n_startup_trials=PRUNER_STARTUP_TRIALS,
+            n_warmup_steps=warmup,
+            n_min_trials=PRUNER_STARTUP_TRIALS,
         )
     if settings.pruner == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=3)

@@ -184,13 +184,17 @@ def _best_dict(best: FrozenTrial | None) -> dict[str, Any] | None:
 
 
 def _feature_cache(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """How feature-extraction trials used the shared cache, and what it saved."""
+    """How feature-extraction trials used the shared cache, and what it saved.
+
+    Pruned trials count too: a head epoch on cached features takes milliseconds, so a
+    head trial's time is the model load and the feature pass (or cache read) either way.
+    """
 
     def seconds(kind: str) -> list[float]:
         return [
             r["duration_s"]
             for r in rows
-            if r["features"] == kind and r["state"] == "complete" and r["duration_s"]
+            if r["features"] == kind and r["state"] in ("complete", "pruned") and r["duration_s"]
         ]
 
     computed, cached = seconds("computed"), seconds("cached")

@@ -43,7 +43,7 @@ def print_groups(console: Console, groups: list[LayerGroup], plans: list[GroupPl
     for row in group_rows(groups, plans, cfg):
         state = row["state"]
         if row.get("unfreeze_epoch"):
-            state += f" (from epoch {row['unfreeze_epoch'] + 1})"
+            state += f" → ep {row['unfreeze_epoch'] + 1}"
         table.add_row(row["name"], state, f"{row['lr_scale']:.3g}", f"{row['lr']:.2e}",
                       f"{row['params']:,}", f"{row['trainable_params']:,}")
     console.print(table)
