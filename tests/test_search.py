@@ -90,8 +90,19 @@ def _study(out: Path) -> optuna.Study:
         ({"strategy.k": {"int": [1, 3], "when": {"strategy.nme": "top_k"}}}, "strategy.nme"),
         ({"search.trials": {"int": [1, 3]}}, "its own settings"),
     ],
-    ids=["unknown-key", "inverted", "empty-choice", "log-zero", "int-float", "section",
-         "unknown-kind", "config-rejects", "bad-choice", "bad-when", "search-key"],
+    ids=[
+        "unknown-key",
+        "inverted",
+        "empty-choice",
+        "log-zero",
+        "int-float",
+        "section",
+        "unknown-kind",
+        "config-rejects",
+        "bad-choice",
+        "bad-when",
+        "search-key",
+    ],
 )
 def test_bad_space_is_one_clear_error(space, fragment):
     with pytest.raises(ConfigError, match="search.space") as err:
@@ -112,8 +123,11 @@ def test_bad_space_on_the_cli_exits_2_and_writes_nothing(tiny_config, tmp_path):
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
-     if "search" in yaml.safe_load(p.read_text())],
+    [
+        p
+        for p in sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+        if "search" in yaml.safe_load(p.read_text())
+    ],
     ids=lambda p: p.name,
 )
 def test_shipped_search_configs_have_valid_spaces_and_a_baseline(path):
@@ -131,18 +145,34 @@ def test_default_space_follows_the_strategy():
 
 
 def test_values_conditions_and_nested_form():
-    cfg = Config.model_validate({"search": {"space": {
-        "strategy": {"name": {"choice": ["feature_extraction", "top_k"]},
-                     "k": {"int": [1, 3], "when": {"strategy.name": "top_k"}}},
-        "model.head.hidden_sizes": {"choice": [[], [64]]},
-    }}})
+    cfg = Config.model_validate(
+        {
+            "search": {
+                "space": {
+                    "strategy": {
+                        "name": {"choice": ["feature_extraction", "top_k"]},
+                        "k": {"int": [1, 3], "when": {"strategy.name": "top_k"}},
+                    },
+                    "model.head.hidden_sizes": {"choice": [[], [64]]},
+                }
+            }
+        }
+    )
     params = parse_space(cfg)
     assert [p.key for p in params][0] == "strategy.name", "a when-target is drawn first"
-    fe = apply_params(cfg, params, FixedTrial({"strategy.name": "feature_extraction",
-                                                "model.head.hidden_sizes": "[64]"}), "t")
+    fe = apply_params(
+        cfg,
+        params,
+        FixedTrial({"strategy.name": "feature_extraction", "model.head.hidden_sizes": "[64]"}),
+        "t",
+    )
     assert fe.strategy.name == "feature_extraction" and fe.model.head.hidden_sizes == [64]
-    top = apply_params(cfg, params, FixedTrial({"strategy.name": "top_k", "strategy.k": 3,
-                                                 "model.head.hidden_sizes": "[]"}), "t")
+    top = apply_params(
+        cfg,
+        params,
+        FixedTrial({"strategy.name": "top_k", "strategy.k": 3, "model.head.hidden_sizes": "[]"}),
+        "t",
+    )
     assert top.strategy.k == 3 and top.search == Config().search, "trials run without search"
     fixed, _ = baseline_params(cfg, params)
     assert fixed == {"strategy.name": "top_k", "strategy.k": 2, "model.head.hidden_sizes": "[]"}
@@ -168,8 +198,9 @@ class _FakeTrainer:
 
 
 def test_pruning_callback_reports_epochs_and_raises_when_pruned():
-    study = optuna.create_study(direction="maximize",
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=2)
+    )
     for value in (0.8, 0.9):  # two finished trials that were good after epoch 1
         study.add_trial(optuna.create_trial(value=value, intermediate_values={1: value}))
     trial = study.ask()
@@ -187,8 +218,9 @@ class _PruneAfterBaseline(optuna.pruners.BasePruner):
         return trial.number > 0
 
 
-def test_pruned_trials_propagate_out_of_fine_tune_and_are_recorded(tiny_config, tmp_path,
-                                                                    monkeypatch):
+def test_pruned_trials_propagate_out_of_fine_tune_and_are_recorded(
+    tiny_config, tmp_path, monkeypatch
+):
     monkeypatch.setattr(search_module, "make_pruner", lambda settings: _PruneAfterBaseline())
     out = tmp_path / "search"
     result = search(_search_config(tiny_config, trials=3), output_dir=out)
@@ -230,8 +262,9 @@ def test_search_writes_best_yaml_trials_csv_and_resumes(tiny_config, tmp_path):
 
 
 def test_feature_extraction_trials_share_one_backbone_pass(tiny_config, tmp_path):
-    config = _search_config(tiny_config, trials=4, pruner="none",
-                            space={"train.head_lr": {"log_uniform": [1e-3, 3e-2]}})
+    config = _search_config(
+        tiny_config, trials=4, pruner="none", space={"train.head_lr": {"log_uniform": [1e-3, 3e-2]}}
+    )
     config["strategy"] = {"name": "feature_extraction"}
     result = search(config, output_dir=tmp_path / "search")
     cache = result.summary["feature_cache"]
