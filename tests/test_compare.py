@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tunelab.compare import compare, run_config
+from tunelab.comparison import compare, run_config
 from tunelab.config import load_config
 from tunelab.errors import ConfigError
 

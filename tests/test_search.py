@@ -22,11 +22,11 @@ import yaml
 from optuna.trial import FixedTrial, TrialState
 from typer.testing import CliRunner
 
-import tunelab.search as search_module
+import tunelab.hpsearch as search_module
 from tunelab.cli import app
 from tunelab.config import Config, load_config
 from tunelab.errors import ConfigError
-from tunelab.search import OptunaPruning, counted_trials, search
+from tunelab.hpsearch import OptunaPruning, counted_trials, search
 from tunelab.search_space import apply_params, baseline_params, default_space, parse_space
 
 runner = CliRunner()

@@ -196,7 +196,7 @@ def compare(
     no_report: Annotated[bool, typer.Option("--no-report", help="skip report.html")] = False,
 ) -> None:
     """Every strategy vs training from scratch on one split; summary + HTML report."""
-    from tunelab.compare import compare as run_compare
+    from tunelab.comparison import compare as run_compare
     from tunelab.config import load_config
 
     cfg = load_config(config, set_ or [])
@@ -255,7 +255,7 @@ def search(
 ) -> None:
     """Hyper-parameter search (Optuna TPE + pruning); re-run to resume or add processes."""
     from tunelab.config import load_config
-    from tunelab.search import search as run_search
+    from tunelab.hpsearch import search as run_search
 
     cfg = load_config(config, set_ or [])
     try:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from tunelab.config import Config
 from tunelab.io import write_json, write_text
-from tunelab.search import (
+from tunelab.hpsearch import (
     ProcessLog,
     SearchResult,
     counted_trials,

@@ -9,7 +9,7 @@ allocator arenas die with it, and starts in milliseconds instead of re-importing
 seconds: a head trained on cached features would otherwise cost mostly imports.
 
 Unlike ``multiprocessing``'s forkserver this never re-imports the user's ``__main__``,
-so a plain script calling ``tunelab.search`` works without an ``if __name__`` guard.
+so a plain script calling ``tunelab.hpsearch`` works without an ``if __name__`` guard.
 Without ``os.fork`` (Windows) the server runs one trial itself and exits.
 """
 
@@ -69,7 +69,7 @@ class TrialWorkers:
 
 def serve() -> None:
     """The server loop: fork one child per request, report how it ended."""
-    from tunelab.search import warm_imports  # the point of the server: import once, fork many
+    from tunelab.hpsearch import warm_imports  # the point of the server: import once, fork many
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the trial, not the server
     warm = False
@@ -99,7 +99,7 @@ def _run_trial(request: dict[str, Any]) -> int:
     try:
         import transformers
 
-        from tunelab.search import run_worker
+        from tunelab.hpsearch import run_worker
 
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
