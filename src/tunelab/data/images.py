@@ -42,7 +42,7 @@ from tunelab.data.cleaning import (
     without_classes,
 )
 from tunelab.data.image_transforms import ImagePreprocessing
-from tunelab.data.splits import derive_splits
+from tunelab.data.splits import derive_splits, split_sources
 from tunelab.errors import DataError
 
 IMAGE_SUFFIXES = {
@@ -387,7 +387,7 @@ def prepare_image_data(cfg: DataConfig, pre: ImagePreprocessing, seed: int) -> I
             require_known_labels(
                 pd.DataFrame({"label": splits[name].labels}), labels, f"data.{name}", origins[name]
             )
-    summary = image_summary(splits, labels, _split_sources(cfg), report, bad, counts, pre)
+    summary = image_summary(splits, labels, split_sources(cfg), report, bad, counts, pre)
     return ImageSplits(
         **splits, labels=labels, summary=summary, warnings=summary["warnings"], preprocessing=pre
     )
@@ -449,14 +449,6 @@ def _complete_splits(
     splits = {name: pool.take(part["row"].tolist()) for name, part in derived.items()}
     merged = {**decoded, **splits}
     return {name: merged[name] for name in SPLIT_NAMES}
-
-
-def _split_sources(cfg: DataConfig) -> dict[str, str]:
-    return {
-        "train": str(cfg.train),
-        "validation": cfg.validation or f"split from data.train (val_fraction {cfg.val_fraction})",
-        "test": cfg.test or f"split from data.train (test_fraction {cfg.test_fraction})",
-    }
 
 
 # ---------------------------------------------------------------- summary

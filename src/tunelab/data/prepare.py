@@ -29,7 +29,7 @@ from tunelab.data.cleaning import (
 )
 from tunelab.data.formats import SourceTable
 from tunelab.data.sources import load_source
-from tunelab.data.splits import derive_splits
+from tunelab.data.splits import derive_splits, split_sources
 from tunelab.errors import DataError
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -87,7 +87,7 @@ def prepare_text_data(cfg: DataConfig, seed: int) -> TextSplits:
     labels = sorted(splits["train"]["label"].unique())
     for name in given_eval:
         require_known_labels(splits[name], labels, f"data.{name}", origins[name])
-    summary = build_summary(splits, labels, _split_sources(cfg), report, origins)
+    summary = build_summary(splits, labels, split_sources(cfg), report, origins)
     return TextSplits(**splits, labels=labels, summary=summary, warnings=summary["warnings"])
 
 
@@ -140,12 +140,3 @@ def _complete_splits(
     )
     merged = {**cleaned, **derived}
     return {name: merged[name] for name in SPLIT_NAMES}
-
-
-def _split_sources(cfg: DataConfig) -> dict[str, str]:
-    """Where each split's rows came from, for the summary."""
-    return {
-        "train": str(cfg.train),
-        "validation": cfg.validation or f"split from data.train (val_fraction {cfg.val_fraction})",
-        "test": cfg.test or f"split from data.train (test_fraction {cfg.test_fraction})",
-    }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from tunelab.config import DataConfig
 from tunelab.errors import DataError
 
 # Guards ceil() against float noise: 0.1 * 30 is 3.0000000000000004, which means 3 rows.
@@ -48,6 +49,15 @@ class HeldOut:
     @property
     def size(self) -> int:
         return held_out_size(self.fraction, self.pool_size)
+
+
+def split_sources(cfg: DataConfig) -> dict[str, str]:
+    """Where each split's rows came from, for the data summary."""
+    return {
+        "train": str(cfg.train),
+        "validation": cfg.validation or f"split from data.train (val_fraction {cfg.val_fraction})",
+        "test": cfg.test or f"split from data.train (test_fraction {cfg.test_fraction})",
+    }
 
 
 def held_out_size(fraction: float, n_rows: int) -> int:
