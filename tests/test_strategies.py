@@ -8,9 +8,8 @@ import torch
 
 from tunelab.batching import TokenBatches
 from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
-from tunelab.layers import model_layer_groups
 from tunelab.models.text import build_text_classifier
-from tunelab.strategies import apply_plan, create_strategy, strategy_names
+from tunelab.strategies import apply_strategy, strategy_names
 from tunelab.trainer import Trainer
 
 from .conftest import make_texts
@@ -21,11 +20,7 @@ def _setup(tiny_model_dir, strategy_cfg: StrategyConfig, steps: int = 1):
     frame = make_texts(8)
     labels = sorted(frame["label"].unique())
     model, tokenizer, _ = build_text_classifier(ModelConfig(name=str(tiny_model_dir)), len(labels))
-    strategy = create_strategy(strategy_cfg)
-    strategy.prepare(model)
-    groups = model_layer_groups(model)
-    plans = strategy.plan(groups)
-    apply_plan(groups, plans)
+    strategy, groups, plans = apply_strategy(model, strategy_cfg)
     data = TokenBatches.from_texts(
         tokenizer, frame["text"], [labels.index(v) for v in frame["label"]], 32
     )

@@ -15,9 +15,8 @@ from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
 from tunelab.data.image_batches import ImageBatches
 from tunelab.data.image_transforms import ImagePreprocessing, resolve_preprocessing
 from tunelab.errors import ModelError
-from tunelab.layers import model_layer_groups
 from tunelab.models.vision import build_image_classifier, create_backbone, map_in_order
-from tunelab.strategies import apply_plan, create_strategy
+from tunelab.strategies import apply_strategy
 from tunelab.trainer import Trainer
 
 from .data.test_images import write_scans
@@ -129,11 +128,7 @@ def _setup(strategy_cfg: StrategyConfig, steps: int = 1, freeze_bn: bool = True)
     model, _ = build_image_classifier(
         ModelConfig(name=TINY, pretrained=False, freeze_bn=freeze_bn), 3
     )
-    strategy = create_strategy(strategy_cfg)
-    strategy.prepare(model)
-    groups = model_layer_groups(model)
-    plans = strategy.plan(groups)
-    apply_plan(groups, plans)
+    strategy, groups, plans = apply_strategy(model, strategy_cfg)
     generator = torch.Generator().manual_seed(0)
     # 3 batches: every step of these tests falls in epoch 1, before the only evaluation
     images = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8, generator=generator)

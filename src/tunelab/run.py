@@ -21,10 +21,10 @@ from tunelab.continual import init_from_run, old_test_report
 from tunelab.errors import RunDirError
 from tunelab.features import cached_features
 from tunelab.io import write_json
-from tunelab.layers import count_params, model_layer_groups
+from tunelab.layers import count_params
 from tunelab.metrics import measure_latency
 from tunelab.prefix_cache import prefix_cache_callbacks
-from tunelab.strategies import apply_plan, create_strategy
+from tunelab.strategies import apply_strategy
 from tunelab.summary import layers_report, print_groups
 from tunelab.tasks import BuiltModel, Task, get_task
 from tunelab.trainer import Trainer
@@ -79,11 +79,7 @@ def fine_tune(
     model = built.model
     if cfg.model.init_from:
         init_from_run(model, splits.labels, cfg.model.init_from)
-    strategy = create_strategy(cfg.strategy)
-    strategy.prepare(model)
-    groups = model_layer_groups(model)
-    plans = strategy.plan(groups)
-    apply_plan(groups, plans)
+    strategy, groups, plans = apply_strategy(model, cfg.strategy)
     print_groups(console, groups, plans, cfg)
 
     _start_run_dir(run_dir, cfg, resume)

@@ -85,6 +85,23 @@ def strategy_names() -> list[str]:
     return sorted(_STRATEGIES)
 
 
+def apply_strategy(
+    model: nn.Module, cfg: StrategyConfig
+) -> tuple[Strategy, list[LayerGroup], list[GroupPlan]]:
+    """Create the strategy, let it modify ``model``, cut the groups, plan and freeze.
+
+    The one sequence every caller (a run, a test, a benchmark) needs before training.
+    """
+    from tunelab.layers import model_layer_groups
+
+    strategy = create_strategy(cfg)
+    strategy.prepare(model)
+    groups = model_layer_groups(model)
+    plans = strategy.plan(groups)
+    apply_plan(groups, plans)
+    return strategy, groups, plans
+
+
 def apply_plan(groups: list[LayerGroup], plans: list[GroupPlan]) -> None:
     """Set ``requires_grad`` from the plans (LoRA groups are handled by peft)."""
     for group, plan in zip(groups, plans, strict=True):
