@@ -31,10 +31,11 @@ class Sizes:
     train: int = 512  # one epoch = 32 steps of 16
     val: int = 64  # tunelab's per-epoch validation (HF Trainer runs none: its cost is ours)
     test: int = 384  # held-out accuracy (row 6)
-    head_train: int = 48  # row 2: head-only trials on a small set, measured in full
-    head_val: int = 16
+    head_train: int = 96  # row 2: head-only trials (a fresh head each, 10 epochs)
+    head_val: int = 32
     trials: int = 20
     head_epochs: int = 10
+    recompute_trials: int = 4  # row 2's baseline times this many trials and scales up
     latency_texts: int = 60
     repeats: int = 3  # timed repeats per side (interleaved, median)
 
@@ -47,6 +48,7 @@ QUICK = Sizes(
     head_val=8,
     trials=4,
     head_epochs=3,
+    recompute_trials=2,
     latency_texts=10,
     repeats=1,
 )
@@ -140,7 +142,11 @@ def median(values: list[float]) -> float:
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 7) -> float:
-    """Best fp32 matmul throughput of this process (all intra-op threads), GFLOP/s."""
+    """Best fp32 matmul throughput of this process (all intra-op threads), GFLOP/s.
+
+    Other jobs on the machine only ever lower it, so callers take the best of several
+    measurements spread over the run.
+    """
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b
     best = 0.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,16 +34,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quiet()
     console = Console()
+    if not console.is_terminal:  # a log file: wide enough for the table
+        console = Console(width=150)
     sizes = QUICK if args.quick else Sizes()
     started = time.perf_counter()
-    console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; sizes {sizes}")
+    console.print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; sizes {sizes}"
+    )
     rows = run_rows(sizes, console)
     args.output.write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
     console.print(table(rows))
     met = sum(row.met for row in rows)
     console.print(
         f"{met}/{len(rows)} targets met; {args.output} written; "
-        f"{time.perf_counter() - started:.0f}s in all"
+        f"{time.perf_counter() - started:.0f}s in all; load average now "
+        f"{os.getloadavg()[0]:.1f} (other jobs on this machine slow both sides)"
     )
     return 0
 

@@ -10,10 +10,9 @@ from common import BATCH_SIZE, LR, MAX_LENGTH, BenchData, model_path, timed
 
 from tunelab.batching import TokenBatches
 from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
-from tunelab.layers import model_layer_groups
 from tunelab.models.text import build_text_classifier
 from tunelab.prefix_cache import FrozenPrefixCache
-from tunelab.strategies import apply_plan, create_strategy
+from tunelab.strategies import apply_strategy
 from tunelab.trainer import Trainer
 
 
@@ -55,10 +54,7 @@ def train_tunelab(
     model, tokenizer, _ = build_text_classifier(
         ModelConfig(name=str(model_path()), max_length=MAX_LENGTH), len(data.labels)
     )
-    plan_maker = create_strategy(StrategyConfig(name=strategy, k=k))
-    groups = model_layer_groups(model)
-    plans = plan_maker.plan(groups)
-    apply_plan(groups, plans)
+    plan_maker, groups, plans = apply_strategy(model, StrategyConfig(name=strategy, k=k))
     train, val = encode(tokenizer, data.train), encode(tokenizer, data.val)
     cache = FrozenPrefixCache(model, groups, train, val) if prefix_cache else None
     cfg = TrainConfig(

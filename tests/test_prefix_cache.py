@@ -14,7 +14,6 @@ from tunelab import prefix_cache
 from tunelab.batching import TokenBatches
 from tunelab.config import ModelConfig, StrategyConfig, TrainConfig, load_config
 from tunelab.errors import ConfigError
-from tunelab.layers import model_layer_groups
 from tunelab.models.text import build_text_classifier
 from tunelab.prefix_cache import (
     FrozenPrefixCache,
@@ -23,7 +22,7 @@ from tunelab.prefix_cache import (
     frozen_prefix_groups,
     prefix_cache_callbacks,
 )
-from tunelab.strategies import apply_plan, create_strategy
+from tunelab.strategies import apply_strategy, create_strategy
 from tunelab.trainer import Trainer
 
 from .conftest import make_texts
@@ -36,10 +35,7 @@ def _model(tiny_model_dir, strategy_cfg: StrategyConfig):
     frame = make_texts(12)
     labels = sorted(frame["label"].unique())
     model, tokenizer, _ = build_text_classifier(ModelConfig(name=str(tiny_model_dir)), len(labels))
-    strategy = create_strategy(strategy_cfg)
-    groups = model_layer_groups(model)
-    plans = strategy.plan(groups)
-    apply_plan(groups, plans)
+    strategy, groups, plans = apply_strategy(model, strategy_cfg)
     ids = [labels.index(v) for v in frame["label"]]
     data = TokenBatches.from_texts(tokenizer, frame["text"], ids, 32)
     return model, groups, plans, strategy, data, labels

@@ -237,7 +237,8 @@ class FrozenPrefixCache(Callback):
         self.console = console or Console(quiet=True)
         self.cut: int | None = None  # frozen groups the current sources are built for
         self.disabled_reason: str | None = None
-        self.build_seconds = 0.0  # all (re)computations of the cache, for reports
+        self.build_seconds = 0.0  # all checks and (re)computations of the cache
+        self.train_build_seconds = 0.0  # the training split's share (validation excluded)
 
     def on_epoch_start(self, trainer: Any, epoch: int) -> None:
         self.sync(trainer)
@@ -251,13 +252,16 @@ class FrozenPrefixCache(Callback):
         if cut == self.cut:
             return
         self.cut = cut
+        started = time.perf_counter()
         if cut == 0 or self.disabled_reason is not None or not self._usable(cut, trainer.device):
             trainer.use_data(self.train_tokens, self.val_tokens)
             return
-        started = time.perf_counter()
-        train, val = (
-            PrefixBatches(self._states(tokens, cut - 1, trainer.device), tokens.labels)
-            for tokens in (self.train_tokens, self.val_tokens)
+        train = PrefixBatches(
+            self._states(self.train_tokens, cut - 1, trainer.device), self.train_tokens.labels
+        )
+        self.train_build_seconds += time.perf_counter() - started
+        val = PrefixBatches(
+            self._states(self.val_tokens, cut - 1, trainer.device), self.val_tokens.labels
         )
         trainer.use_data(train, val)
         seconds = time.perf_counter() - started
@@ -300,7 +304,8 @@ def check_prefix(
     be deterministic: frozen groups in eval mode, no dropout), and the cached path against
     the model's own forward in eval mode (the architecture must resume exactly).
     """
-    batch = tokens.collate(tokens.eval_batches(8)[0])
+    order = tokens.eval_batches(1)  # longest first: check the longest and shortest (padded)
+    batch = tokens.collate([order[0][0], order[-1][0]])
     batch.pop("labels")
     batch = {k: v.to(device) for k, v in batch.items()}
     with _modes_restored(model):
