@@ -87,7 +87,9 @@ class TokenBatches:
         batch["labels"] = self.labels[list(indices)]
         return batch
 
-    def epoch_batches(self, batch_size: int, seed: int, epoch: int, by_length: bool) -> list[list[int]]:
+    def epoch_batches(
+        self, batch_size: int, seed: int, epoch: int, by_length: bool
+    ) -> list[list[int]]:
         """This epoch's training batches, deterministic in (seed, epoch)."""
         rng = epoch_rng(seed, epoch)
         if by_length:
@@ -117,10 +119,14 @@ class FeatureBatches:
         idx = torch.as_tensor(list(indices))
         return {"features": self.features[idx], "labels": self.labels[idx]}
 
-    def epoch_batches(self, batch_size: int, seed: int, epoch: int, by_length: bool) -> list[list[int]]:
+    def epoch_batches(
+        self, batch_size: int, seed: int, epoch: int, by_length: bool
+    ) -> list[list[int]]:
         """Shuffled batches (all features have one length)."""
         return shuffled_batches(len(self), batch_size, epoch_rng(seed, epoch))
 
     def eval_batches(self, batch_size: int) -> list[list[int]]:
         """Batches in order."""
-        return [list(range(i, min(i + batch_size, len(self)))) for i in range(0, len(self), batch_size)]
+        return [
+            list(range(i, min(i + batch_size, len(self)))) for i in range(0, len(self), batch_size)
+        ]

@@ -22,10 +22,15 @@ from tunelab.errors import TunelabError
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Fine-tune pre-trained models; compare strategies; ship the result.")
-console = Console()
-err_console = Console(stderr=True)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Fine-tune pre-trained models; compare strategies; ship the result.",
+)
+# Piped into a log (CI, `make demo | tee`), rich would wrap at 80 columns; logs can be wider.
+LOG_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+console = Console(width=LOG_WIDTH)
+err_console = Console(stderr=True, width=LOG_WIDTH)
 
 
 def _quiet_libraries() -> None:
@@ -65,8 +70,10 @@ def run(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="run directory")] = None,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace a run in --output")] = False,
-    init_from: Annotated[Path | None, typer.Option(
-        "--init-from", help="continual update: start from this finished run's model")] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option("--init-from", help="continual update: start from this finished run's model"),
+    ] = None,
 ) -> None:
     """Fine-tune a model with one strategy and write a run directory."""
     from tunelab.config import load_config
@@ -78,8 +85,10 @@ def run(
     print_metrics(result.metrics)
     if "continual" in result.metrics:
         old = result.metrics["continual"]
-        console.print(f"old test set accuracy: {old['old_test_accuracy_before']:.3f} before, "
-                      f"{old['old_test_accuracy_after']:.3f} after the update")
+        console.print(
+            f"old test set accuracy: {old['old_test_accuracy_before']:.3f} before, "
+            f"{old['old_test_accuracy_after']:.3f} after the update"
+        )
         for flag in old["flags"]:
             console.print(f"[yellow]flag[/] {flag['kind']}: {flag['message']}")
     console.print(f"run directory: [bold]{result.run_dir}[/]")
@@ -92,10 +101,16 @@ def print_metrics(metrics: dict) -> None:
     table.add_column("validation", justify="right")
     table.add_column("test", justify="right")
     for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "loss"):
-        table.add_row(key, f"{metrics['validation'].get(key, float('nan')):.4f}",
-                      f"{metrics['test'].get(key, float('nan')):.4f}")
-    table.add_row("latency p50 / p95 ms", "",
-                  f"{metrics['test']['latency_ms_p50']:.1f} / {metrics['test']['latency_ms_p95']:.1f}")
+        table.add_row(
+            key,
+            f"{metrics['validation'].get(key, float('nan')):.4f}",
+            f"{metrics['test'].get(key, float('nan')):.4f}",
+        )
+    table.add_row(
+        "latency p50 / p95 ms",
+        "",
+        f"{metrics['test']['latency_ms_p50']:.1f} / {metrics['test']['latency_ms_p95']:.1f}",
+    )
     console.print(table)
     console.print(
         f"trained {metrics['trainable_params']:,} of {metrics['total_params']:,} parameters; "
@@ -123,8 +138,14 @@ def evaluate(
     table = Table(title=f"{run_dir} on {data} (n={metrics['n']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro",
-                "latency_ms_p50", "latency_ms_p95"):
+    for key in (
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    ):
         table.add_row(key, f"{metrics[key]:.4f}")
     console.print(table)
 
@@ -133,10 +154,15 @@ def evaluate(
 @user_errors
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
-    texts: Annotated[list[str] | None, typer.Argument(
-        help="texts to classify (image runs: image file paths)")] = None,
-    input_file: Annotated[Path | None, typer.Option("--input", help=".txt (a text per line), "
-                                                    "CSV or JSONL (text column of the run)")] = None,
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="texts to classify (image runs: image file paths)")
+    ] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help=".txt (a text per line), CSV or JSONL (text column of the run)"
+        ),
+    ] = None,
 ) -> None:
     """Predict labels; one JSON line per text: text, label, probabilities."""
     from tunelab.inference import load, read_texts
@@ -147,8 +173,9 @@ def predict(
     predictor = load(run_dir)
     key = "image" if getattr(predictor, "task", "") == "image_classification" else "text"
     for text, pred in zip(inputs, predictor.predict(inputs), strict=True):
-        sys.stdout.write(json.dumps({key: text, "label": pred.label,
-                                     "probabilities": pred.probabilities}) + "\n")
+        sys.stdout.write(
+            json.dumps({key: text, "label": pred.label, "probabilities": pred.probabilities}) + "\n"
+        )
 
 
 @app.command()
@@ -157,8 +184,10 @@ def models() -> None:
     """Known models (weights shipped by installed packages) with parameter counts."""
     from tunelab.models import list_models
 
-    table = Table(title="known models (any local HF directory works too; images: any timm "
-                        "architecture with model.weights)")
+    table = Table(
+        title="known models (any local HF directory works too; images: any timm "
+        "architecture with model.weights)"
+    )
     for column in ("name", "task", "params", "description"):
         table.add_column(column)
     for spec in list_models():
@@ -168,7 +197,9 @@ def models() -> None:
 
 @app.command()
 @user_errors
-def layers(model: Annotated[str, typer.Argument(help="known name or local model directory")]) -> None:
+def layers(
+    model: Annotated[str, typer.Argument(help="known name or local model directory")],
+) -> None:
     """The ordered layer groups of a model and the parameters in each."""
     from tunelab.summary import describe_layers
 
@@ -178,7 +209,9 @@ def layers(model: Annotated[str, typer.Argument(help="known name or local model 
         table.add_column(column, justify="right" if column != "group" else "left")
     total = sum(r["params"] for r in rows)
     for i, row in enumerate(rows):
-        table.add_row(str(i), row["name"], f"{row['params']:,}", f"{100 * row['params'] / total:.1f}%")
+        table.add_row(
+            str(i), row["name"], f"{row['params']:,}", f"{100 * row['params'] / total:.1f}%"
+        )
     console.print(table)
     console.print(f"total {total:,} parameters (head shown for a 2-class task)")
 
@@ -188,11 +221,13 @@ def layers(model: Annotated[str, typer.Argument(help="known name or local model 
 def compare(
     config: ConfigArg = None,
     set_: SetOpt = None,
-    strategies: Annotated[str | None, typer.Option(
-        help="comma-separated; default: all six strategies and scratch")] = None,
+    strategies: Annotated[
+        str | None, typer.Option(help="comma-separated; default: all six strategies and scratch")
+    ] = None,
     seeds: Annotated[int, typer.Option(help="seeds per strategy (mean ± std)")] = 1,
     output: Annotated[Path, typer.Option("--output", "-o", help="comparison directory")] = Path(
-        "runs/compare"),
+        "runs/compare"
+    ),
     no_report: Annotated[bool, typer.Option("--no-report", help="skip report.html")] = False,
 ) -> None:
     """Every strategy vs training from scratch on one split; summary + HTML report."""
@@ -240,17 +275,23 @@ def report(
 def search(
     config: ConfigArg = None,
     set_: SetOpt = None,
-    trials: Annotated[int | None, typer.Option(
-        help="the study's trial budget (default: search.trials)")] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="the study's trial budget (default: search.trials)")
+    ] = None,
     timeout: Annotated[float | None, typer.Option(help="start no trial after SECONDS")] = None,
-    storage: Annotated[str | None, typer.Option(
-        help="Optuna RDB URL shared by several processes (default: SQLite in --output)")] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna RDB URL shared by several processes (default: SQLite in --output)"
+        ),
+    ] = None,
     study: Annotated[str | None, typer.Option(help="study name (default: --output's name)")] = None,
     metric: Annotated[str | None, typer.Option(help="validation metric, e.g. f1_macro")] = None,
     direction: Annotated[str | None, typer.Option(help="maximize or minimize")] = None,
     isolation: Annotated[str | None, typer.Option(help="subprocess or inprocess")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="search directory")] = Path(
-        "runs/search"),
+        "runs/search"
+    ),
     no_report: Annotated[bool, typer.Option("--no-report", help="skip search_report.html")] = False,
 ) -> None:
     """Hyper-parameter search (Optuna TPE + pruning); re-run to resume or add processes."""
@@ -259,21 +300,29 @@ def search(
 
     cfg = load_config(config, set_ or [])
     try:
-        result = run_search(cfg, trials, timeout, storage, study, metric, direction, output,
-                            isolation, console=console, report=not no_report)
+        result = run_search(
+            cfg,
+            trials,
+            timeout,
+            storage,
+            study,
+            metric,
+            direction,
+            output,
+            isolation,
+            console=console,
+            report=not no_report,
+        )
     except KeyboardInterrupt:
         err_console.print("interrupted; run the same command again to resume the study")
         raise typer.Exit(130) from None
     if result.best_config is None:
         err_console.print("no trial completed; see trials.csv and trials/*.log")
         raise typer.Exit(1)
-    console.print(f"best config: [bold]{result.best_config}[/]  (tunelab run "
-                  f"{result.best_config})")
+    console.print(f"best config: [bold]{result.best_config}[/]  (tunelab run {result.best_config})")
     console.print(f"trials: [bold]{result.output_dir / 'trials.csv'}[/]")
     if result.report:
         console.print(f"report: [bold]{result.report}[/]")
-
-
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -232,6 +232,12 @@ def summary_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def _mean_std(row: dict, metric: str) -> str:
+    """``mean ± std`` over seeds; the mean alone for one seed, where std says nothing."""
+    mean = f"{row[f'{metric}_mean']:.3f}"
+    return mean if row["n_seeds"] < 2 else f"{mean} ± {row[f'{metric}_std']:.3f}"
+
+
 def print_summary(console: Console, summary: dict) -> None:
     """The comparison table, transfer gain, flags and recommendation."""
     table = Table(title="strategies compared (test set; mean ± std over seeds)")
@@ -254,8 +260,8 @@ def print_summary(console: Console, summary: dict) -> None:
         )
         table.add_row(
             name,
-            f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}",
-            f"{r['f1_macro_mean']:.3f} ± {r['f1_macro_std']:.3f}",
+            _mean_std(r, "accuracy"),
+            _mean_std(r, "f1_macro"),
             f"{r['train_seconds_mean']:.1f}",
             f"{r['seconds_per_epoch_mean']:.1f}",
             f"{r['trainable_params']:,}",

@@ -194,9 +194,7 @@ class SearchConfig(_Section):
     space: dict[str, Any] = Field(default_factory=dict)
     trials: int = Field(20, ge=1)
     timeout_seconds: float | None = Field(None, gt=0)
-    metric: Literal["f1_macro", "accuracy", "precision_macro", "recall_macro", "loss"] = (
-        "f1_macro"
-    )
+    metric: Literal["f1_macro", "accuracy", "precision_macro", "recall_macro", "loss"] = "f1_macro"
     direction: Literal["maximize", "minimize"] | None = None  # None: minimize loss, else maximize
     sampler_seed: int = 0
     startup_trials: int = Field(8, ge=1)  # random trials before TPE models the space

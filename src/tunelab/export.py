@@ -25,7 +25,11 @@ def _is_peft(backbone: torch.nn.Module) -> bool:
 
 
 def save_model(
-    model_dir: Path, model: torch.nn.Module, tokenizer, labels: list[str], cfg: Config,
+    model_dir: Path,
+    model: torch.nn.Module,
+    tokenizer,
+    labels: list[str],
+    cfg: Config,
     base_model_path: Path,
 ) -> Path:
     """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
@@ -51,8 +55,10 @@ def save_model(
         else:
             model.backbone.config.save_pretrained(str(tmp))
             state = model.state_dict()
-        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()},
-                  str(tmp / "model.safetensors"))
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in state.items()},
+            str(tmp / "model.safetensors"),
+        )
         tokenizer.save_pretrained(str(tmp))
         (tmp / CARD).write_text(json.dumps(card, indent=2))
 

@@ -20,7 +20,9 @@ from tunelab.batching import FeatureBatches, TokenBatches
 
 
 @torch.inference_mode()
-def compute_features(model, batches: TokenBatches, batch_size: int, device: torch.device) -> torch.Tensor:
+def compute_features(
+    model, batches: TokenBatches, batch_size: int, device: torch.device
+) -> torch.Tensor:
     """Pooled embeddings of every example, in the original order."""
     was_training = model.training
     model.eval()

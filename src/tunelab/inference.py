@@ -35,9 +35,16 @@ class Prediction:
 class Predictor:
     """A trained classifier with its tokenizer and labels, ready for batched inference."""
 
-    def __init__(self, model: TextClassifier, tokenizer, labels: list[str], max_length: int,
-                 device: str | torch.device = "cpu", fused: bool = True,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: TextClassifier,
+        tokenizer,
+        labels: list[str],
+        max_length: int,
+        device: str | torch.device = "cpu",
+        fused: bool = True,
+        threads: int | None = None,
+    ) -> None:
         """``fused``: run PyTorch's fused encoder layer where the backbone maps onto it
         exactly (same logits, ~10-20% less latency per text on CPU). ``threads``: intra-op
         threads while predicting (None: torch's setting). 1 keeps single-text latency
@@ -73,8 +80,10 @@ class Predictor:
             return []
         probs = self.predict_proba(texts, batch_size)
         return [
-            Prediction(self.labels[int(row.argmax())],
-                       {label: float(p) for label, p in zip(self.labels, row, strict=True)})
+            Prediction(
+                self.labels[int(row.argmax())],
+                {label: float(p) for label, p in zip(self.labels, row, strict=True)},
+            )
             for row in probs
         ]
 
@@ -103,8 +112,13 @@ def load_text_predictor(model_dir: Path, card: dict, device: str = "cpu") -> Pre
     else:
         backbone = load_backbone(model_dir, pretrained=False)
     head_cfg = card["head"]
-    head = ClassificationHead(hidden_size(backbone), len(card["labels"]), head_cfg["hidden_sizes"],
-                              head_cfg["dropout"], head_cfg["activation"])
+    head = ClassificationHead(
+        hidden_size(backbone),
+        len(card["labels"]),
+        head_cfg["hidden_sizes"],
+        head_cfg["dropout"],
+        head_cfg["activation"],
+    )
     model = TextClassifier(backbone, head, card["pooling"])
     weights = load_file(str(model_dir / "model.safetensors"))
     missing, unexpected = model.load_state_dict(weights, strict=card["format"] == "full")

@@ -88,10 +88,18 @@ def fine_tune(
     if strategy.uses_feature_cache:
         data = _cached(cfg, task, built, splits, data, feature_memory, console)
     prefix_cache = prefix_cache_callbacks(cfg, model, plans, groups, data, console)
-    trainer = Trainer(model, groups, plans, cfg.train, data["train"], data["validation"],
-                      splits.labels, run_dir,
-                      [*strategy.callbacks(groups, plans), *prefix_cache, *(callbacks or [])],
-                      console)
+    trainer = Trainer(
+        model,
+        groups,
+        plans,
+        cfg.train,
+        data["train"],
+        data["validation"],
+        splits.labels,
+        run_dir,
+        [*strategy.callbacks(groups, plans), *prefix_cache, *(callbacks or [])],
+        console,
+    )
     state = trainer.fit(resume=resume)
 
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -180,26 +188,30 @@ def _yaml(cfg: Config) -> str:
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
-def _cached(cfg: Config, task: Task, built: BuiltModel, splits, data: dict, memory,
-            console: Console) -> dict:
+def _cached(
+    cfg: Config, task: Task, built: BuiltModel, splits, data: dict, memory, console: Console
+) -> dict:
     """Swap batch sources for cached pooled features (feature extraction)."""
     started = time.perf_counter()
-    device = torch.device("cuda" if cfg.train.device in ("auto", "cuda")
-                          and torch.cuda.is_available() else "cpu")
+    device = torch.device(
+        "cuda" if cfg.train.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    )
     built.model.to(device)
     cache_dir = Path(cfg.strategy.cache_dir) if cfg.strategy.cache_dir else None
     out = {}
     for name in ("train", "validation", "test"):
         key = task.feature_cache_key(cfg, built, splits, name)
-        out[name] = cached_features(built.model, data[name], key, cache_dir,
-                                    cfg.train.eval_batch_size, device, memory)
-    console.print(f"features cached for {sum(len(v) for v in out.values()):,} {task.noun} "
-                  f"in {time.perf_counter() - started:.1f}s; the head trains on them")
+        out[name] = cached_features(
+            built.model, data[name], key, cache_dir, cfg.train.eval_batch_size, device, memory
+        )
+    console.print(
+        f"features cached for {sum(len(v) for v in out.values()):,} {task.noun} "
+        f"in {time.perf_counter() - started:.1f}s; the head trains on them"
+    )
     return out
 
 
-def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltModel,
-                   splits) -> dict:
+def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltModel, splits) -> dict:
     val = trainer.evaluate(data["validation"]).metrics
     test = trainer.evaluate(data["test"]).metrics
     predictor = task.predictor(model, built, splits.labels, cfg, trainer.device)

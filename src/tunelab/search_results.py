@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.table import Table
 
 from tunelab.config import Config
-from tunelab.io import write_json, write_text
 from tunelab.hpsearch import (
     ProcessLog,
     SearchResult,
@@ -29,6 +28,7 @@ from tunelab.hpsearch import (
     direction_of,
     redact,
 )
+from tunelab.io import write_json, write_text
 from tunelab.search_space import Param, apply_params, run_dict
 
 TABLE_ROWS = 20

@@ -31,11 +31,14 @@ def group_rows(groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config) ->
 
 def trainable_line(trainable: int, total: int) -> str:
     """``"2,130,432 of 22,565,760 parameters trainable (9.4%)"``."""
-    return f"{trainable:,} of {total:,} parameters trainable ({100 * trainable / max(total, 1):.1f}%)"
+    return (
+        f"{trainable:,} of {total:,} parameters trainable ({100 * trainable / max(total, 1):.1f}%)"
+    )
 
 
-def print_groups(console: Console, groups: list[LayerGroup], plans: list[GroupPlan],
-                 cfg: Config) -> None:
+def print_groups(
+    console: Console, groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config
+) -> None:
     """The table users need to see what a strategy actually trains."""
     table = Table(title=f"{cfg.model.name} · strategy {cfg.strategy.name}")
     for column in ("group", "state", "lr x", "lr", "params", "trainable"):
@@ -44,15 +47,22 @@ def print_groups(console: Console, groups: list[LayerGroup], plans: list[GroupPl
         state = row["state"]
         if row.get("unfreeze_epoch"):
             state += f" → ep {row['unfreeze_epoch'] + 1}"
-        table.add_row(row["name"], state, f"{row['lr_scale']:.3g}", f"{row['lr']:.2e}",
-                      f"{row['params']:,}", f"{row['trainable_params']:,}")
+        table.add_row(
+            row["name"],
+            state,
+            f"{row['lr_scale']:.3g}",
+            f"{row['lr']:.2e}",
+            f"{row['params']:,}",
+            f"{row['trainable_params']:,}",
+        )
     console.print(table)
     trainable = sum(g.num_trainable for g in groups)
     console.print(trainable_line(trainable, sum(g.num_params for g in groups)))
 
 
-def layers_report(groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config,
-                  strategy: str) -> dict:
+def layers_report(
+    groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config, strategy: str
+) -> dict:
     """The ``layers.json`` content (see docs/run_dir.md)."""
     rows = group_rows(groups, plans, cfg)
     for row in rows:

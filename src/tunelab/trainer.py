@@ -102,8 +102,10 @@ class Trainer:
         )
         stopping = cfg.early_stopping
         self.early_stopping = EarlyStopping(
-            stopping.metric, stopping.mode,
-            stopping.patience if stopping.enabled else None, stopping.min_delta,
+            stopping.metric,
+            stopping.mode,
+            stopping.patience if stopping.enabled else None,
+            stopping.min_delta,
         )
         self.callbacks = [*(callbacks or []), self.early_stopping]
         self.state = TrainState()
@@ -155,11 +157,21 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_epoch_start(self, epoch)
         set_train_mode(self.model, self.groups)
-        batches = self._shard(self.train_data.epoch_batches(
-            self.cfg.batch_size, self.cfg.seed, epoch, self.cfg.group_by_length
-        ))
-        task = progress.add_task(f"epoch {epoch + 1}/{self.num_epochs}", total=len(batches),
-                                 completed=self.state.batch_in_epoch, info="") if progress else None
+        batches = self._shard(
+            self.train_data.epoch_batches(
+                self.cfg.batch_size, self.cfg.seed, epoch, self.cfg.group_by_length
+            )
+        )
+        task = (
+            progress.add_task(
+                f"epoch {epoch + 1}/{self.num_epochs}",
+                total=len(batches),
+                completed=self.state.batch_in_epoch,
+                info="",
+            )
+            if progress
+            else None
+        )
         started, seen, running = time.perf_counter(), 0, _RunningLoss()
         for indices in batches[self.state.batch_in_epoch :]:
             loss, correct = self._train_batch(indices)
@@ -168,8 +180,12 @@ class Trainer:
             self.state.batch_in_epoch += 1
             if progress is not None:
                 rate = seen / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, advance=1, info=f"loss {running.loss:.4f} "
-                                f"lr {self.scheduler.get_last_lr()[-1]:.2e} {rate:.0f} ex/s")
+                progress.update(
+                    task,
+                    advance=1,
+                    info=f"loss {running.loss:.4f} "
+                    f"lr {self.scheduler.get_last_lr()[-1]:.2e} {rate:.0f} ex/s",
+                )
             if self._step_eval_due():
                 self._evaluate_and_checkpoint(running, started)
             if self._done():
@@ -183,8 +199,12 @@ class Trainer:
         labels = batch.pop("labels")
         with self.accelerator.accumulate(self.model), self.accelerator.autocast():
             logits = self.model(**batch)
-            loss = F.cross_entropy(logits.float(), labels, weight=self._weights(),
-                                   label_smoothing=self.cfg.label_smoothing)
+            loss = F.cross_entropy(
+                logits.float(),
+                labels,
+                weight=self._weights(),
+                label_smoothing=self.cfg.label_smoothing,
+            )
             self.accelerator.backward(loss)
             if self.accelerator.sync_gradients and self.cfg.grad_clip:
                 self.accelerator.clip_grad_norm_(self._trainable(), self.cfg.grad_clip)
@@ -282,8 +302,10 @@ class Trainer:
                 callback.load_state_dict(saved)
         self.state = TrainState(**state["train_state"])
         checkpoint.set_rng_state(state["rng"])
-        write_text(self.run_dir / "history.jsonl", "".join(
-            checkpoint.json_line(row) for row in self.state.history))
+        write_text(
+            self.run_dir / "history.jsonl",
+            "".join(checkpoint.json_line(row) for row in self.state.history),
+        )
         self.console.print(f"resumed from epoch {self.state.epoch}, step {self.state.step}")
 
     def _resume_state(self) -> dict:
@@ -337,8 +359,10 @@ class Trainer:
         return None if self.loss_weights is None else self.loss_weights.to(self.device)
 
     def _to_device(self, batch: dict) -> dict:
-        return {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-                for k, v in batch.items()}
+        return {
+            k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()
+        }
 
     def _shard(self, batches: list[list[int]]) -> list[list[int]]:
         """Each DDP process (accelerate launch / torchrun) takes every n-th batch."""
@@ -350,9 +374,14 @@ class Trainer:
 
     def _progress(self) -> Progress:
         return Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-            console=self.console, transient=True, disable=self.console.quiet,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            transient=True,
+            disable=self.console.quiet,
         )
 
 

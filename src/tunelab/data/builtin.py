@@ -25,6 +25,9 @@ from tunelab.data.formats import SourceTable, decode_utf8, parse_delimited
 from tunelab.errors import DataError
 
 BUILTIN_PREFIX = "builtin:"
+# libyaml's safe loader where PyYAML was built with it: parsing the corpus takes 0.1 s
+# instead of 1.5 s, paid by every run of a comparison.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def _load_chatterbot_topics(where: str) -> SourceTable:
     english = root / "data" / "english"
     rows: list[tuple[str, str]] = []
     for path in sorted(english.glob("*.yml")):
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        content = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         label = str(content["categories"][0]).lower()
         for conversation in content.get("conversations") or []:
             rows.extend((turn, label) for turn in conversation if isinstance(turn, str))

@@ -49,7 +49,9 @@ class TextClassifier(nn.Module):
         self.head = head
         self.pooling = pooling
 
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs) -> torch.Tensor:
+    def encode(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs
+    ) -> torch.Tensor:
         """Pooled sentence embeddings, one row per text."""
         hidden = self.backbone(
             input_ids=input_ids, attention_mask=attention_mask, **inputs
@@ -186,7 +188,9 @@ def load_backbone(path: Path, pretrained: bool = True) -> nn.Module:
         else:
             backbone = AutoModel.from_config(AutoConfig.from_pretrained(str(path)))
     except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"{path}: cannot load the model ({err.__class__.__name__}: {err})") from None
+        raise ModelError(
+            f"{path}: cannot load the model ({err.__class__.__name__}: {err})"
+        ) from None
     _drop_unused_pooler(backbone)
     return backbone
 
@@ -227,7 +231,9 @@ def hidden_size(backbone: nn.Module) -> int:
     raise ModelError(f"cannot tell the hidden size of {type(backbone).__name__}")
 
 
-def build_text_classifier(cfg: ModelConfig, num_classes: int) -> tuple[TextClassifier, object, Path]:
+def build_text_classifier(
+    cfg: ModelConfig, num_classes: int
+) -> tuple[TextClassifier, object, Path]:
     """Load backbone + tokenizer for ``cfg.name`` and put a fresh head on top.
 
     Returns:
@@ -237,7 +243,11 @@ def build_text_classifier(cfg: ModelConfig, num_classes: int) -> tuple[TextClass
     backbone = load_backbone(path, pretrained=cfg.pretrained)
     drop_top_layers(backbone, cfg.drop_top_layers)
     head = ClassificationHead(
-        hidden_size(backbone), num_classes, cfg.head.hidden_sizes, cfg.head.dropout, cfg.head.activation
+        hidden_size(backbone),
+        num_classes,
+        cfg.head.hidden_sizes,
+        cfg.head.dropout,
+        cfg.head.activation,
     )
     return TextClassifier(backbone, head, cfg.pooling), load_tokenizer(path), path
 

@@ -34,8 +34,9 @@ class Lora(Strategy):
 
     def prepare(self, model: nn.Module) -> None:
         own_targets = getattr(model, "lora_target_modules", None)
-        model.backbone = wrap_with_lora(model.backbone, self.cfg.lora,
-                                        own_targets() if own_targets else None)
+        model.backbone = wrap_with_lora(
+            model.backbone, self.cfg.lora, own_targets() if own_targets else None
+        )
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         scale = self.cfg.lora.lr_scale
@@ -46,8 +47,9 @@ class Lora(Strategy):
         return plans + [GroupPlan("trained")]
 
 
-def wrap_with_lora(backbone: nn.Module, settings, default_targets: list[str] | None = None
-                   ) -> nn.Module:
+def wrap_with_lora(
+    backbone: nn.Module, settings, default_targets: list[str] | None = None
+) -> nn.Module:
     """Inject LoRA adapters into ``backbone`` (freezing everything else).
 
     Targets: ``strategy.lora.target_modules``, else the classifier's own default (a CNN's
@@ -63,7 +65,9 @@ def wrap_with_lora(backbone: nn.Module, settings, default_targets: list[str] | N
             "set it to the attention projection names, e.g. [q_proj, v_proj]"
         )
     config = LoraConfig(
-        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
         target_modules=targets,
     )
     try:
