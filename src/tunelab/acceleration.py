@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from tunelab.errors import ConfigError
+
 
 def native_bf16(device: str) -> bool:
     """Whether ``device`` ("cpu", "cuda", "mps", "auto") runs bf16 matmuls natively."""
@@ -68,3 +70,11 @@ def cache_accelerate_package_checks() -> None:
     check = optimizer.is_lomo_available
     if not hasattr(check, "cache_info"):
         optimizer.is_lomo_available = functools.cache(check)
+
+
+def check_device(device: str) -> None:
+    """An explicit accelerator that is not there is a config error, not a silent CPU run."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but no CUDA GPU is visible; use auto or cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device=mps but MPS is not available; use auto or cpu")

@@ -23,13 +23,12 @@ the normal path (with a notice, or an error when ``strategy.prefix_cache: on``).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from torch import nn
 from tunelab.batching import epoch_rng, length_grouped_batches, sequential_batches, shuffled_batches
 from tunelab.callbacks import Callback
 from tunelab.errors import ConfigError
-from tunelab.layers import LayerGroup, set_train_mode
+from tunelab.layers import LayerGroup, eval_mode, modes_restored, set_train_mode
 from tunelab.strategies.base import GroupPlan
 
 PREFIX_CACHE_MEMORY_BYTES = 1 << 30  # larger caches go to a memory-mapped file
@@ -117,25 +116,6 @@ class PrefixBatches:
         return sequential_batches(self.lengths, batch_size)
 
 
-@contextlib.contextmanager
-def _modes_restored(model: nn.Module) -> Iterator[None]:
-    """Every module's own train/eval flag is restored on exit."""
-    modes = [(module, module.training) for module in model.modules()]
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode inside; the previous train/eval flags after."""
-    with _modes_restored(model):
-        model.eval()
-        yield
-
-
 def _packed_buffer(tokens: int, hidden: int, dtype: torch.dtype, spill_dir: Path | None):
     """A ``[tokens, hidden]`` tensor in memory, or in a memory-mapped file when large."""
     itemsize = torch.tensor([], dtype=dtype).element_size()
@@ -193,7 +173,7 @@ def _hidden_before(model: nn.Module, tokens, indices: list[int], start_block: in
     """The frozen bottom on one batch, in eval mode under ``inference_mode``."""
     batch = tokens.collate(indices)
     batch.pop("labels")
-    with torch.inference_mode(), _eval_mode(model):
+    with torch.inference_mode(), eval_mode(model):
         return model.hidden_before(start_block, **{k: v.to(device) for k, v in batch.items()})
 
 
@@ -308,13 +288,13 @@ def check_prefix(
     batch = tokens.collate([order[0][0], order[-1][0]])
     batch.pop("labels")
     batch = {k: v.to(device) for k, v in batch.items()}
-    with _modes_restored(model):
+    with modes_restored(model):
         set_train_mode(model, groups)
         first = model.hidden_before(start_block, **batch)
         second = model.hidden_before(start_block, **batch)
     if not torch.allclose(first, second, atol=1e-6):
         return "the frozen layers are not deterministic (dropout or batch statistics active)"
-    with _eval_mode(model):
+    with eval_mode(model):
         expected = model(**batch).float()
         resumed = model.forward_from(
             model.hidden_before(start_block, **batch), batch["attention_mask"], start_block

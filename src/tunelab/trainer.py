@@ -7,10 +7,8 @@ stopping, unfreezing), last + best checkpoints and exact resume.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 
 from tunelab import checkpoint
 from tunelab.acceleration import (
     cache_accelerate_package_checks,
+    check_device,
     compile_in_place,
     intra_op_threads,
     resolve_mixed_precision,
@@ -32,9 +31,10 @@ from tunelab.callbacks import Callback, EarlyStopping
 from tunelab.config import TrainConfig
 from tunelab.errors import ConfigError
 from tunelab.io import append_jsonl, write_text
-from tunelab.layers import LayerGroup, count_params, set_train_mode
+from tunelab.layers import LayerGroup, count_params, eval_mode, set_train_mode
 from tunelab.metrics import classification_metrics
 from tunelab.optim import build_optimizer, build_param_groups, build_scheduler
+from tunelab.progress import RunningLoss, format_history_row, progress_bar
 from tunelab.strategies.base import GroupPlan
 
 MONITORABLE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "loss")
@@ -91,7 +91,7 @@ class Trainer:
                 f"train.early_stopping.metric '{cfg.early_stopping.metric}' is unknown; "
                 f"choose one of {', '.join(MONITORABLE)}"
             )
-        _check_device(cfg.device)
+        check_device(cfg.device)
         self.cfg, self.groups, self.plans, self.labels = cfg, groups, plans, labels
         self.train_data, self.val_data, self.run_dir = train_data, val_data, run_dir
         self.console = console or Console(quiet=True)
@@ -140,7 +140,7 @@ class Trainer:
         elif self.run_dir is not None:
             write_text(self.run_dir / "history.jsonl", "")
         threads = getattr(self.train_data, "intra_op_threads", None)
-        with self._progress() as progress, intra_op_threads(threads):
+        with progress_bar(self.console) as progress, intra_op_threads(threads):
             while self.state.epoch < self.num_epochs and not self._done():
                 self.train_epoch(self.state.epoch, progress)
                 if self.early_stopping.should_stop:
@@ -172,7 +172,7 @@ class Trainer:
             if progress
             else None
         )
-        started, seen, running = time.perf_counter(), 0, _RunningLoss()
+        started, seen, running = time.perf_counter(), 0, RunningLoss()
         for indices in batches[self.state.batch_in_epoch :]:
             loss, correct = self._train_batch(indices)
             running.add(loss, correct, len(indices))
@@ -228,7 +228,7 @@ class Trainer:
         """Loss, metrics and probabilities on ``data`` (train/eval modes restored after)."""
         probs = np.zeros((len(data), len(self.labels)), dtype=np.float32)
         total_loss = 0.0
-        with _eval_mode(self.model):
+        with eval_mode(self.model):
             for indices in data.eval_batches(self.cfg.eval_batch_size):
                 batch = self._to_device(data.collate(indices))
                 labels = batch.pop("labels")
@@ -241,7 +241,7 @@ class Trainer:
         metrics["loss"] = total_loss / max(len(data), 1)
         return EvalResult(metrics, probs, preds)
 
-    def _evaluate_and_checkpoint(self, running: _RunningLoss, started: float) -> None:
+    def _evaluate_and_checkpoint(self, running: RunningLoss, started: float) -> None:
         result = self.evaluate(self.val_data)
         for callback in self.callbacks:
             callback.on_evaluate(self, result.metrics)
@@ -251,12 +251,12 @@ class Trainer:
             self._save_weights("best")
         row = self._history_row(result.metrics, running, started)
         self.state.history.append(row)
-        self.console.print(_format_row(row, self.cfg.early_stopping.metric))
+        self.console.print(format_history_row(row))
         if self.run_dir is not None:
             append_jsonl(self.run_dir / "history.jsonl", row)
             self._save_last()
 
-    def _history_row(self, metrics: dict, running: _RunningLoss, started: float) -> dict:
+    def _history_row(self, metrics: dict, running: RunningLoss, started: float) -> dict:
         return {
             "epoch": self.state.epoch if self.state.batch_in_epoch == 0 else self.state.epoch + 1,
             "step": self.state.step,
@@ -372,57 +372,6 @@ class Trainer:
         usable = len(batches) - len(batches) % world
         return batches[rank:usable:world]
 
-    def _progress(self) -> Progress:
-        return Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=self.console,
-            transient=True,
-            disable=self.console.quiet,
-        )
-
-
-@contextlib.contextmanager
-def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
-    """Eval mode inside; after, exactly the modules that were training train again.
-
-    Cheaper than ``model.eval()`` + ``set_train_mode`` (two walks calling ``train()`` on
-    every module): only modules in train mode flip, which matters for per-epoch
-    validation of a head trained on cached features.
-    """
-    training = [module for module in model.modules() if module.training]
-    for module in training:
-        module.training = False
-    try:
-        yield
-    finally:
-        for module in training:
-            module.training = True
-
-
-class _RunningLoss:
-    """Mean loss and accuracy over the batches of one epoch so far."""
-
-    def __init__(self) -> None:
-        self.total, self.correct, self.count, self.batches = 0.0, 0, 0, 0
-
-    def add(self, loss: float, correct: int, n: int) -> None:
-        self.total += loss
-        self.correct += correct
-        self.count += n
-        self.batches += 1
-
-    @property
-    def loss(self) -> float:
-        return self.total / max(self.batches, 1)
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / max(self.count, 1)
-
 
 def _trained_param_names(model, groups: list[LayerGroup], plans: list[GroupPlan]) -> set[str]:
     names = {id(p): n for n, p in model.named_parameters()}
@@ -435,25 +384,9 @@ def _trained_param_names(model, groups: list[LayerGroup], plans: list[GroupPlan]
     }
 
 
-def _check_device(device: str) -> None:
-    """An explicit accelerator that is not there is a config error, not a silent CPU run."""
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA GPU is visible; use auto or cpu")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("train.device=mps but MPS is not available; use auto or cpu")
-
-
 def _class_weights(labels: torch.Tensor, num_classes: int, mode: str | None) -> torch.Tensor | None:
     """``balanced``: n / (k * count_c), as scikit-learn's ``compute_class_weight``."""
     if mode is None:
         return None
     counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
     return len(labels) / (num_classes * counts)
-
-
-def _format_row(row: dict, metric: str) -> str:
-    return (
-        f"epoch {row['epoch']} step {row['step']}: train loss {row['train_loss']:.4f} "
-        f"acc {row['train_accuracy']:.3f} | val loss {row['val_loss']:.4f} "
-        f"acc {row['val_accuracy']:.3f} f1 {row['val_f1_macro']:.3f} ({row['seconds']:.1f}s)"
-    )
