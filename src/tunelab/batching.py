@@ -49,8 +49,49 @@ def sequential_batches(lengths: Sequence[int], batch_size: int) -> list[list[int
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+class VariableLengthBatching:
+    """Batch plans for sources whose examples have lengths (``self.lengths``).
+
+    Training batches group similar lengths (little padding), shuffled and deterministic
+    in (seed, epoch); evaluation batches run longest first.
+    """
+
+    lengths: Sequence[int]
+
+    def epoch_batches(
+        self, batch_size: int, seed: int, epoch: int, by_length: bool
+    ) -> list[list[int]]:
+        """This epoch's training batches, deterministic in (seed, epoch)."""
+        rng = epoch_rng(seed, epoch)
+        if by_length:
+            return length_grouped_batches(self.lengths, batch_size, rng)
+        return shuffled_batches(len(self.lengths), batch_size, rng)
+
+    def eval_batches(self, batch_size: int) -> list[list[int]]:
+        """Evaluation batches, longest first."""
+        return sequential_batches(self.lengths, batch_size)
+
+
+class FixedSizeBatching:
+    """Batch plans for sources whose examples all have one size (features, images)."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def epoch_batches(
+        self, batch_size: int, seed: int, epoch: int, by_length: bool
+    ) -> list[list[int]]:
+        """Shuffled batches, deterministic in (seed, epoch); ``by_length`` has no effect."""
+        return shuffled_batches(len(self), batch_size, epoch_rng(seed, epoch))
+
+    def eval_batches(self, batch_size: int) -> list[list[int]]:
+        """Batches in order."""
+        n = len(self)
+        return [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+
+
 @dataclass
-class TokenBatches:
+class TokenBatches(VariableLengthBatching):
     """Tokenized texts with labels; builds padded tensor batches from index lists."""
 
     encodings: list[dict[str, list[int]]]
@@ -87,22 +128,9 @@ class TokenBatches:
         batch["labels"] = self.labels[list(indices)]
         return batch
 
-    def epoch_batches(
-        self, batch_size: int, seed: int, epoch: int, by_length: bool
-    ) -> list[list[int]]:
-        """This epoch's training batches, deterministic in (seed, epoch)."""
-        rng = epoch_rng(seed, epoch)
-        if by_length:
-            return length_grouped_batches(self.lengths, batch_size, rng)
-        return shuffled_batches(len(self), batch_size, rng)
-
-    def eval_batches(self, batch_size: int) -> list[list[int]]:
-        """Evaluation batches, longest first."""
-        return sequential_batches(self.lengths, batch_size)
-
 
 @dataclass
-class FeatureBatches:
+class FeatureBatches(FixedSizeBatching):
     """Cached pooled features with labels (the feature-extraction path)."""
 
     features: torch.Tensor
@@ -118,15 +146,3 @@ class FeatureBatches:
         """Rows of the cached features; no tokenization, no backbone."""
         idx = torch.as_tensor(list(indices))
         return {"features": self.features[idx], "labels": self.labels[idx]}
-
-    def epoch_batches(
-        self, batch_size: int, seed: int, epoch: int, by_length: bool
-    ) -> list[list[int]]:
-        """Shuffled batches (all features have one length)."""
-        return shuffled_batches(len(self), batch_size, epoch_rng(seed, epoch))
-
-    def eval_batches(self, batch_size: int) -> list[list[int]]:
-        """Batches in order."""
-        return [
-            list(range(i, min(i + batch_size, len(self)))) for i in range(0, len(self), batch_size)
-        ]

@@ -37,7 +37,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from tunelab.batching import epoch_rng, length_grouped_batches, sequential_batches, shuffled_batches
+from tunelab.batching import VariableLengthBatching
 from tunelab.callbacks import Callback
 from tunelab.errors import ConfigError
 from tunelab.layers import LayerGroup, eval_mode, modes_restored, set_train_mode
@@ -72,7 +72,7 @@ class PrefixStates:
 
 
 @dataclass
-class PrefixBatches:
+class PrefixBatches(VariableLengthBatching):
     """A batch source over cached prefix states (the trainer's batch-source interface)."""
 
     states: PrefixStates
@@ -101,19 +101,6 @@ class PrefixBatches:
             "start_block": self.states.start_block,
             "labels": self.labels[list(indices)],
         }
-
-    def epoch_batches(
-        self, batch_size: int, seed: int, epoch: int, by_length: bool
-    ) -> list[list[int]]:
-        """The same batches as the token source would give (same lengths, same RNG)."""
-        rng = epoch_rng(seed, epoch)
-        if by_length:
-            return length_grouped_batches(self.lengths, batch_size, rng)
-        return shuffled_batches(len(self), batch_size, rng)
-
-    def eval_batches(self, batch_size: int) -> list[list[int]]:
-        """Evaluation batches, longest first."""
-        return sequential_batches(self.lengths, batch_size)
 
 
 def _packed_buffer(tokens: int, hidden: int, dtype: torch.dtype, spill_dir: Path | None):

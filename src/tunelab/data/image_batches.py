@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from tunelab.batching import epoch_rng, shuffled_batches
+from tunelab.batching import FixedSizeBatching
 from tunelab.data.image_transforms import ImagePreprocessing
 
 
 @dataclass
-class ImageBatches:
+class ImageBatches(FixedSizeBatching):
     """uint8 ``[N, 3, S, S]`` images with label ids; builds normalised batches.
 
     Attributes:
@@ -48,18 +48,6 @@ class ImageBatches:
         if self.mix is not None:
             pixels, labels = self.mix(pixels, labels)
         return {"pixel_values": pixels, "labels": labels}
-
-    def epoch_batches(
-        self, batch_size: int, seed: int, epoch: int, by_length: bool
-    ) -> list[list[int]]:
-        """Shuffled batches, deterministic in (seed, epoch); images have no length."""
-        return shuffled_batches(len(self), batch_size, epoch_rng(seed, epoch))
-
-    def eval_batches(self, batch_size: int) -> list[list[int]]:
-        """Batches in order."""
-        return [
-            list(range(i, min(i + batch_size, len(self)))) for i in range(0, len(self), batch_size)
-        ]
 
     def without_augmentation(self) -> ImageBatches:
         """The same images, only normalised (evaluation, cached features)."""
