@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random-init BERT saved as a real HF directory, and small data.
+"""Shared fixtures: a tiny random-init BERT saved as a real HF directory, and small data
+(keyword texts; grayscale "scans" in class folders for the image tests).
 
 The tiny model goes through exactly the loading path a user's checkpoint would
 (``AutoModel.from_pretrained`` on a local directory), in milliseconds.
@@ -10,6 +11,7 @@ import os
 import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -97,3 +99,32 @@ def tiny_config(tiny_model_dir, tiny_csv) -> dict:
             "device": "cpu",
         },
     }
+
+
+TINY_CNN = "test_efficientnet"  # timm's 0.1M-parameter EfficientNet for tests
+
+
+def _scan(kind: str, rng: np.random.Generator, size: int = 40) -> np.ndarray:
+    """A grayscale "scan": a bright disc ("lesion") or a ring ("normal"), plus noise."""
+    yy, xx = np.mgrid[:size, :size]
+    cy, cx = rng.integers(14, size - 14, 2)
+    r = np.hypot(yy - cy, xx - cx)
+    shape = r < 8 if kind == "lesion" else (r > 6) & (r < 9)
+    return np.clip(40 + 170 * shape + rng.normal(0, 12, (size, size)), 0, 255).astype(np.uint8)
+
+
+def write_scans(root, per_class: int = 12, seed: int = 0, sixteen_bit: int = 2):
+    """``root/<class>/*.png`` grayscale images; a few stored as 16-bit PNGs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for kind in ("lesion", "normal"):
+        folder = root / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = _scan(kind, rng)
+            if i < sixteen_bit:
+                Image.fromarray(pixels.astype(np.uint16) * 257).save(folder / f"{i:03d}.png")
+            else:
+                Image.fromarray(pixels, mode="L").save(folder / f"{i:03d}.png")
+    return root

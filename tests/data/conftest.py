@@ -1,4 +1,5 @@
-"""Shared helpers for the data tests: small files written into ``tmp_path``."""
+"""Shared helpers for the data tests: small files written into ``tmp_path``, and the
+preprocessing and ``data`` section the image tests share."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tunelab.config import DataConfig
+from tunelab.data.image_transforms import ImagePreprocessing
+
+IMAGE_PRE = ImagePreprocessing(24, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
 
 
 @pytest.fixture
@@ -32,3 +38,8 @@ def write_rows(tmp_path: Path) -> Callable[..., str]:
         return str(path)
 
     return write
+
+
+def image_cfg(train: str, **kw) -> DataConfig:
+    """An image ``data`` section on ``train`` with 20% validation and 20% test."""
+    return DataConfig(train=train, val_fraction=0.2, test_fraction=0.2, **kw)

@@ -145,7 +145,7 @@ class ImagePredictor:
     @torch.inference_mode()
     def predict_proba(self, images: Any, batch_size: int = 64) -> torch.Tensor:
         """Class probabilities, one row per image, in input order."""
-        from tunelab.data.images import open_image
+        from tunelab.data.image_decode import open_image
 
         items = as_image_list(images)
         out = torch.empty(len(items), len(self.labels))
@@ -276,7 +276,8 @@ def evaluate_images(
         DataError: unreadable source or image, or labels the model was never trained on.
     """
     from tunelab.config import load_config
-    from tunelab.data.images import DecodeReport, decode_entries, list_source
+    from tunelab.data.image_decode import DecodeReport, decode_entries
+    from tunelab.data.image_sources import list_source
     from tunelab.errors import DataError
     from tunelab.metrics import classification_metrics, measure_latency
 

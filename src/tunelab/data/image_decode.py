@@ -1,0 +1,129 @@
+"""Image decoding: every listed image once, at the model's input size, as uint8.
+
+A file or array that is not a readable image is an error naming it, or with
+``data.on_bad_image: skip`` is skipped and counted in a :class:`DecodeReport`. Content
+hashes of the decoded pixels find exact duplicates within and across splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tunelab.data.image_sources import ImageEntries
+from tunelab.data.image_transforms import ImagePreprocessing
+from tunelab.errors import DataError
+
+
+@dataclass
+class ImageSet:
+    """Decoded images of one split, with their labels and names (paths or ``origin#i``)."""
+
+    images: torch.Tensor
+    labels: list[str]
+    names: list[str]
+    widths: list[int] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+    grayscale: list[bool] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, rows: Sequence[int]) -> ImageSet:
+        """The images at ``rows``, in that order."""
+        rows = list(rows)
+        pick = lambda values: [values[i] for i in rows]  # noqa: E731
+        return ImageSet(
+            self.images[torch.as_tensor(rows, dtype=torch.long)],
+            pick(self.labels),
+            pick(self.names),
+            pick(self.widths),
+            pick(self.heights),
+            pick(self.grayscale),
+        )
+
+
+@dataclass
+class DecodeReport:
+    """Images that could not be read, per source."""
+
+    bad: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.bad.values())
+
+
+def decode_entries(
+    entries: ImageEntries, pre: ImagePreprocessing, on_bad: str, where: str, report: DecodeReport
+) -> ImageSet:
+    """Decode every listed image to ``[3, S, S]`` uint8.
+
+    Raises:
+        DataError: an unreadable image with ``on_bad == "error"``, naming the file; or no
+            readable image at all.
+    """
+    tensors, kept, widths, heights, gray = [], [], [], [], []
+    for row, item in enumerate(entries.frame["image"]):
+        name = entries.name_of(item)
+        try:
+            raw = entries.arrays[item] if entries.arrays is not None else item
+            raw = open_image(str(raw)) if isinstance(raw, str | Path) else raw
+            info = _describe(raw)
+            tensors.append(pre.to_uint8(raw))
+        except _UNREADABLE as err:
+            reason = f"{err.__class__.__name__}: {err}"
+            if on_bad == "error":
+                raise DataError(
+                    f"{where}: cannot read image '{name}' ({reason}); fix or remove "
+                    "it, or set data.on_bad_image: skip"
+                ) from None
+            report.bad.setdefault(where, []).append(name)
+            continue
+        kept.append(row)
+        widths.append(info[0])
+        heights.append(info[1])
+        gray.append(info[2])
+    if not tensors:
+        raise DataError(f"{where} ({entries.origin}): no readable images")
+    frame = entries.frame.iloc[kept]
+    names = [entries.name_of(item) for item in frame["image"]]
+    return ImageSet(torch.stack(tensors), frame["label"].tolist(), names, widths, heights, gray)
+
+
+# What PIL and numpy raise for a file or array that is not a usable image.
+_UNREADABLE = (OSError, ValueError, SyntaxError, TypeError, EOFError)
+
+
+def open_image(path: str):
+    """A fully loaded PIL image (``load`` forces decoding, so truncation fails here)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy()
+    except Image.DecompressionBombError as err:
+        raise ValueError(str(err)) from None
+
+
+def _describe(raw: Any) -> tuple[int, int, bool]:
+    """Original width, height and whether the image is single-channel."""
+    if isinstance(raw, np.ndarray):
+        gray = raw.ndim == 2 or (raw.ndim == 3 and raw.shape[-1] == 1)
+        return int(raw.shape[1]), int(raw.shape[0]), gray
+    if hasattr(raw, "size") and hasattr(raw, "mode"):
+        return raw.size[0], raw.size[1], raw.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "F")
+    raise ValueError(f"not an image: {type(raw).__name__}")
+
+
+def image_hashes(images: torch.Tensor) -> list[str]:
+    """A content hash per decoded image: identical pixels, identical hash."""
+    flat = images.reshape(len(images), -1).numpy()
+    return [hashlib.blake2b(row.tobytes(), digest_size=12).hexdigest() for row in flat]

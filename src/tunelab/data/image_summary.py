@@ -1,0 +1,102 @@
+"""The ``data_summary.json`` of an image run: split sizes, class counts, original image
+sizes, what cleaning dropped, the preprocessing, and the warnings a user should read."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import pandas as pd
+
+from tunelab.data.checks import class_warnings
+from tunelab.data.cleaning import CleaningReport
+from tunelab.data.image_decode import DecodeReport, ImageSet, image_hashes
+from tunelab.data.image_transforms import ImagePreprocessing
+
+_LISTED_BAD_FILES = 20
+
+
+def image_summary(
+    splits: dict[str, ImageSet],
+    labels: list[str],
+    sources: dict[str, str],
+    report: CleaningReport,
+    bad: DecodeReport,
+    counts: dict[str, int],
+    pre: ImagePreprocessing,
+) -> dict[str, Any]:
+    """The ``data_summary.json`` content of an image run (see ``docs/run_dir.md``)."""
+    duplicates = _duplicates_across_splits(splits)
+    warnings = [
+        *_bad_image_warnings(bad),
+        *class_warnings(pd.DataFrame({"label": splits["train"].labels})),
+        *_overlap_warnings(duplicates, splits),
+    ]
+    if counts.get("conflicting_images"):
+        warnings.append(
+            f"data.train: {counts['conflicting_images']} images occur with "
+            "different labels; with data.dedupe the first label is kept"
+        )
+    return {
+        "task": "image_classification",
+        "labels": list(labels),
+        "splits": {
+            name: _split_summary(images, labels, sources[name]) for name, images in splits.items()
+        },
+        "duplicates_across_splits": duplicates,
+        "cleaning": {
+            **counts,
+            "bad_images": bad.count,
+            "bad_image_files": [f for files in bad.bad.values() for f in files][:_LISTED_BAD_FILES],
+            "dropped_small_classes": sorted(report.dropped_small_classes),
+            "dropped_small_class_rows": report.dropped_small_class_rows,
+            "capped_classes": dict(report.capped_classes),
+        },
+        "preprocessing": {
+            **pre.to_dict(),
+            "resize": "shorter side to size, centre crop",
+            "channels": "RGB (grayscale replicated)",
+        },
+        "warnings": warnings,
+    }
+
+
+def _split_summary(images: ImageSet, labels: list[str], source: str) -> dict[str, Any]:
+    sizes = pd.Series(images.labels).value_counts()
+    return {
+        "n": len(images),
+        "source": source,
+        "class_counts": {label: int(sizes.get(label, 0)) for label in labels},
+        "original_size": {"width": _spread(images.widths), "height": _spread(images.heights)},
+        "grayscale": int(sum(images.grayscale)),
+    }
+
+
+def _spread(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {"min": 0, "p50": 0, "max": 0}
+    return {"min": min(values), "p50": float(statistics.median(values)), "max": max(values)}
+
+
+def _duplicates_across_splits(splits: dict[str, ImageSet]) -> dict[str, int]:
+    """Images of a later split whose pixels also occur in an earlier one."""
+    hashes = {name: image_hashes(images.images) for name, images in splits.items()}
+    pairs = (("train", "validation"), ("train", "test"), ("validation", "test"))
+    return {f"{a}-{b}": sum(h in set(hashes[a]) for h in hashes[b]) for a, b in pairs}
+
+
+def _overlap_warnings(duplicates: dict[str, int], splits: dict[str, ImageSet]) -> list[str]:
+    return [
+        f"{duplicates[f'train-{name}']} of {len(splits[name])} {name} images also occur in "
+        f"train (identical pixels): they leak and inflate {name} scores"
+        for name in ("validation", "test")
+        if duplicates.get(f"train-{name}")
+    ]
+
+
+def _bad_image_warnings(bad: DecodeReport) -> list[str]:
+    return [
+        f"{where}: skipped {len(files)} unreadable image{'s' if len(files) > 1 else ''} "
+        f"(first: {files[0]}); data.on_bad_image: skip"
+        for where, files in bad.bad.items()
+    ]
