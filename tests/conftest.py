@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,3 +130,53 @@ def write_scans(root, per_class: int = 12, seed: int = 0, sixteen_bit: int = 2):
             else:
                 Image.fromarray(pixels, mode="L").save(folder / f"{i:03d}.png")
     return root
+
+
+@dataclass
+class TinySetup:
+    """A tiny text classifier with a strategy applied, and keyword texts to train it on."""
+
+    model: Any
+    strategy: Any
+    groups: list
+    plans: list
+    data: Any  # TokenBatches
+    labels: list[str]
+
+
+def tiny_setup(model_dir: Path, strategy_cfg, n_per_class: int = 8) -> TinySetup:
+    """Build the tiny classifier (seeded), apply ``strategy_cfg``, tokenize the texts."""
+    import torch
+
+    from tunelab.batching import TokenBatches
+    from tunelab.config import ModelConfig
+    from tunelab.models.text import build_text_classifier
+    from tunelab.strategies import apply_strategy
+
+    torch.manual_seed(0)
+    frame = make_texts(n_per_class)
+    labels = sorted(frame["label"].unique())
+    model, tokenizer, _ = build_text_classifier(ModelConfig(name=str(model_dir)), len(labels))
+    strategy, groups, plans = apply_strategy(model, strategy_cfg)
+    ids = [labels.index(v) for v in frame["label"]]
+    data = TokenBatches.from_texts(tokenizer, frame["text"], ids, 32)
+    return TinySetup(model, strategy, groups, plans, data, labels)
+
+
+def step_config(**overrides):
+    """A ``TrainConfig`` for tests that count or compare optimizer steps.
+
+    A high constant LR (no warmup) so one step visibly moves every trained parameter,
+    CPU, and no early stopping, so the number of steps is exactly what the test asks.
+    """
+    from tunelab.config import TrainConfig
+
+    settings = {
+        "batch_size": 8,
+        "lr": 1e-2,
+        "head_lr": 1e-2,
+        "warmup_ratio": 0.0,
+        "device": "cpu",
+        "early_stopping": {"enabled": False},
+    }
+    return TrainConfig(**{**settings, **overrides})

@@ -12,9 +12,8 @@ from rich.console import Console
 
 from tunelab import prefix_cache
 from tunelab.batching import TokenBatches
-from tunelab.config import ModelConfig, StrategyConfig, TrainConfig, load_config
+from tunelab.config import StrategyConfig, TrainConfig, load_config
 from tunelab.errors import ConfigError
-from tunelab.models.text import build_text_classifier
 from tunelab.prefix_cache import (
     FrozenPrefixCache,
     PrefixBatches,
@@ -22,39 +21,24 @@ from tunelab.prefix_cache import (
     frozen_prefix_groups,
     prefix_cache_callbacks,
 )
-from tunelab.strategies import apply_strategy, create_strategy
+from tunelab.strategies import create_strategy
 from tunelab.trainer import Trainer
 
-from .conftest import make_texts
+from .conftest import step_config, tiny_setup
 
 LOSS_TOL = 1e-5
 
 
 def _model(tiny_model_dir, strategy_cfg: StrategyConfig):
-    torch.manual_seed(0)
-    frame = make_texts(12)
-    labels = sorted(frame["label"].unique())
-    model, tokenizer, _ = build_text_classifier(ModelConfig(name=str(tiny_model_dir)), len(labels))
-    strategy, groups, plans = apply_strategy(model, strategy_cfg)
-    ids = [labels.index(v) for v in frame["label"]]
-    data = TokenBatches.from_texts(tokenizer, frame["text"], ids, 32)
-    return model, groups, plans, strategy, data, labels
+    setup = tiny_setup(tiny_model_dir, strategy_cfg, n_per_class=12)
+    return setup.model, setup.groups, setup.plans, setup.strategy, setup.data, setup.labels
 
 
 def _train(tiny_model_dir, strategy_cfg: StrategyConfig, cached: bool, epochs: int = 2, **train):
     model, groups, plans, strategy, data, labels = _model(tiny_model_dir, strategy_cfg)
     callbacks = strategy.callbacks(groups, plans)
     cache = FrozenPrefixCache(model, groups, data, data, batch_size=16) if cached else None
-    cfg = TrainConfig(
-        epochs=epochs,
-        batch_size=8,
-        lr=1e-2,
-        head_lr=1e-2,
-        warmup_ratio=0.0,
-        device="cpu",
-        early_stopping={"enabled": False},
-        **train,
-    )
+    cfg = step_config(epochs=epochs, **train)
     trainer = Trainer(
         model,
         groups,
@@ -166,15 +150,7 @@ def test_moving_the_cut_invalidates_the_cache(tiny_model_dir):
 def test_only_planned_params_change_with_the_cache(tiny_model_dir, cfg, trained):
     model, groups, plans, strategy, data, labels = _model(tiny_model_dir, cfg)
     cache = FrozenPrefixCache(model, groups, data, data, batch_size=16)
-    train = TrainConfig(
-        max_steps=2,
-        batch_size=8,
-        lr=1e-2,
-        head_lr=1e-2,
-        warmup_ratio=0.0,
-        device="cpu",
-        early_stopping={"enabled": False},
-    )
+    train = step_config(max_steps=2)
     trainer = Trainer(
         model,
         groups,

@@ -6,33 +6,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tunelab.batching import TokenBatches
-from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
-from tunelab.models.text import build_text_classifier
-from tunelab.strategies import apply_strategy, strategy_names
+from tunelab.config import StrategyConfig
+from tunelab.strategies import strategy_names
 from tunelab.trainer import Trainer
 
-from .conftest import make_texts
+from .conftest import step_config, tiny_setup
 
 
 def _setup(tiny_model_dir, strategy_cfg: StrategyConfig, steps: int = 1):
-    torch.manual_seed(0)
-    frame = make_texts(8)
-    labels = sorted(frame["label"].unique())
-    model, tokenizer, _ = build_text_classifier(ModelConfig(name=str(tiny_model_dir)), len(labels))
-    strategy, groups, plans = apply_strategy(model, strategy_cfg)
-    data = TokenBatches.from_texts(
-        tokenizer, frame["text"], [labels.index(v) for v in frame["label"]], 32
-    )
-    cfg = TrainConfig(
-        max_steps=steps,
-        batch_size=8,
-        lr=1e-2,
-        head_lr=1e-2,
-        warmup_ratio=0.0,
-        device="cpu",
-        early_stopping={"enabled": False},
-    )
+    setup = tiny_setup(tiny_model_dir, strategy_cfg)
+    model, strategy, groups, plans = setup.model, setup.strategy, setup.groups, setup.plans
+    data, labels = setup.data, setup.labels
+    cfg = step_config(max_steps=steps)
     trainer = Trainer(
         model, groups, plans, cfg, data, data, labels, callbacks=strategy.callbacks(groups, plans)
     )
