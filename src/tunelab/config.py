@@ -188,7 +188,7 @@ class SearchConfig(_Section):
 
     ``space`` maps dotted config keys to ``{log_uniform|uniform|int: [low, high]}`` or
     ``{choice: [...]}``, optionally with ``when: {key: value}``; empty means a default
-    space for the strategy (see ``tunelab.search_space``). A run ignores this section.
+    space for the strategy (see ``tunelab.hpsearch.space``). A run ignores this section.
     """
 
     space: dict[str, Any] = Field(default_factory=dict)

@@ -11,6 +11,7 @@ import io
 import statistics
 import warnings
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tunelab.config import Config
-from tunelab.hpsearch import (
-    ProcessLog,
-    SearchResult,
-    counted_trials,
-    direction_of,
-    redact,
-)
+from tunelab.hpsearch.space import Param, apply_params, run_dict
+from tunelab.hpsearch.study import counted_trials, direction_of, redact
+from tunelab.hpsearch.trials import ProcessLog
 from tunelab.io import write_json, write_text
-from tunelab.search_space import Param, apply_params, run_dict
 
 TABLE_ROWS = 20
 ROW_KEYS = (
@@ -47,6 +43,17 @@ ROW_KEYS = (
     "run_dir",
     "error",
 )
+
+
+@dataclass
+class SearchResult:
+    """What a search left: the output directory, its summary and the best trial's config."""
+
+    output_dir: Path
+    summary: dict
+    trials: list[dict] = field(default_factory=list)
+    best_config: Path | None = None
+    report: Path | None = None
 
 
 def finish(
