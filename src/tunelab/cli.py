@@ -27,10 +27,12 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Fine-tune pre-trained models; compare strategies; ship the result.",
 )
-# Piped into a log (CI, `make demo | tee`), rich would wrap at 80 columns; logs can be wider.
+# Messages are never wrapped by rich (soft_wrap): a path or number split over two lines
+# breaks copy-paste and grep. Tables still fit the width: 120 columns when piped into a
+# log (CI, `make demo | tee`), where rich would otherwise assume 80.
 LOG_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
-console = Console(width=LOG_WIDTH)
-err_console = Console(stderr=True, width=LOG_WIDTH)
+console = Console(width=LOG_WIDTH, soft_wrap=True)
+err_console = Console(stderr=True, width=LOG_WIDTH, soft_wrap=True)
 
 
 def _quiet_libraries() -> None:
