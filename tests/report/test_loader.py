@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 
 from tunelab.errors import RunDirError
-from tunelab.report.loader import (
-    CompareData,
-    RunData,
-    config_value,
-    load_compare,
-    load_run,
-    load_source,
-)
+from tunelab.report.loader import load_compare, load_run, load_source
+from tunelab.report.records import CompareData, RunData
 
 from .conftest import make_compare_dir, make_run_dir
 
@@ -90,11 +84,3 @@ def test_invalid_json_raises_run_dir_error(run_dir: Path) -> None:
     (run_dir / "metrics.json").write_text("{not json")
     with pytest.raises(RunDirError, match="not valid JSON"):
         load_run(run_dir)
-
-
-def test_config_value_tolerates_missing_levels() -> None:
-    config = {"train": {"lr": 5e-5, "early_stopping": {"patience": 3}}}
-    assert config_value(config, "train.lr") == 5e-5
-    assert config_value(config, "train.early_stopping.patience") == 3
-    assert config_value(config, "train.lr.bogus", "x") == "x"
-    assert config_value(None, "model.name", "default") == "default"

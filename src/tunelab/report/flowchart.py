@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from tunelab.report import formatting as fmt
-from tunelab.report.loader import RunData, config_value
+from tunelab.report.records import RunData, config_value
 
 STEP_COLORS = {
     "data": "#0c8599",

@@ -18,16 +18,17 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from tunelab.report import figures
+from tunelab.report import compare_figures, data_figures, run_figures
 from tunelab.report import formatting as fmt
 from tunelab.report.flowchart import build_steps, flowchart_svg
-from tunelab.report.loader import (
+from tunelab.report.loader import load_source
+from tunelab.report.plotting import css_width
+from tunelab.report.records import (
     CompareData,
     DataSummary,
     RunData,
     StrategySummary,
     config_value,
-    load_source,
 )
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -141,7 +142,7 @@ def _environment() -> Environment:
     for name in ("params", "percent", "score", "mean_std", "seconds", "number", "count"):
         env.filters[name] = getattr(fmt, name)
     env.filters["humanize"] = _humanize
-    env.filters["css_width"] = figures.css_width
+    env.filters["css_width"] = css_width
     return env
 
 
@@ -188,7 +189,7 @@ def compare_context(compare: CompareData) -> dict[str, Any]:
         "cards": _compare_cards(compare),
         "runs": views,
         "featured": featured,
-        "compare_curves": figures.compare_curves(histories) if histories else None,
+        "compare_curves": compare_figures.compare_curves(histories) if histories else None,
         "comparison": _comparison_view(compare, recommended),
         "data": _data_view(compare.data),
     }
@@ -200,15 +201,18 @@ def _run_view(run: RunData, name: str, layer_width: float = 8.0) -> RunView:
     ``layer_width`` (inches) is smaller on compare pages, where diagrams sit two abreast.
     """
     test = run.metrics.test
-    confusion = None
+    confusion: str | None = None
+    layers: str | None = None
     if test.confusion_matrix and test.labels:
-        confusion = figures.confusion_matrix(test.labels, test.confusion_matrix)
+        confusion = run_figures.confusion_matrix(test.labels, test.confusion_matrix)
+    if run.layers:
+        layers = run_figures.layer_diagram(run.layers, name, layer_width)
     return RunView(
         name=name,
         run=run,
         flowchart=Markup(flowchart_svg(build_steps(run), uid=f"flow-{name}")),
-        layer_diagram=figures.layer_diagram(run.layers, name, layer_width) if run.layers else None,
-        curves=figures.learning_curves(run.history) if run.history else None,
+        layer_diagram=layers,
+        curves=run_figures.learning_curves(run.history) if run.history else None,
         confusion=confusion,
     )
 
@@ -274,7 +278,7 @@ def _comparison_view(compare: CompareData, recommended: str | None) -> dict[str,
         "gain": compare.transfer_gain,
         "flags": compare.flags,
         "recommendation": compare.recommendation,
-        "tradeoff": figures.tradeoff(compare.strategies, recommended),
+        "tradeoff": compare_figures.tradeoff(compare.strategies, recommended),
     }
 
 
@@ -284,8 +288,8 @@ def _data_view(data: DataSummary | None) -> dict[str, Any] | None:
     has_lengths = any(s.length_hist for s in data.splits)
     return {
         "summary": data,
-        "balance": figures.class_balance(data) if data.splits else None,
-        "lengths": figures.length_histogram(data) if has_lengths else None,
+        "balance": data_figures.class_balance(data) if data.splits else None,
+        "lengths": data_figures.length_histogram(data) if has_lengths else None,
         "cleaning": [(_humanize(k), _describe(v)) for k, v in data.cleaning.items()],
     }
 

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tunelab.io import write_text
-from tunelab.report.figures import to_data_uri
+from tunelab.report.plotting import to_data_uri
 
 STATE_STYLE = {"complete": ("#2563eb", "o"), "pruned": ("#9ca3af", "x")}
 BEST_COLOR, BASELINE_COLOR = "#c2255c", "#f08c00"

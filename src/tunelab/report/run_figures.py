@@ -1,0 +1,168 @@
+"""Figures of one run: its layer diagram, learning curves and confusion matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator, NullLocator
+
+from tunelab.report import formatting as fmt
+from tunelab.report.plotting import (
+    STATE_COLORS,
+    plot_series,
+    styled_figure,
+    to_data_uri,
+    x_axis,
+)
+from tunelab.report.records import EvalRecord, LayerGroup, LayerPlan
+
+
+def layer_diagram(plan: LayerPlan, title: str | None = None, width: float = 8.0) -> str:
+    """Horizontal bars per layer group, bottom = embeddings, coloured by what trains.
+
+    Bar length is the group's parameter count on a log axis: the embeddings hold
+    thousands of times more parameters than the head, and a linear axis would hide the
+    head, which every strategy trains. The learning rate and unfreezing epoch of each
+    group sit in a column on the right, aligned like a table. The colour key
+    (:data:`STATE_COLORS`) is drawn once by the page, not in every diagram.
+    """
+    groups = plan.groups
+    with styled_figure(width, 0.3 * len(groups) + 1.0) as fig:
+        ax = fig.add_subplot()
+        sizes = [max(g.params, 1) for g in groups]
+        left = min(sizes) / 4
+        colors = [STATE_COLORS.get(g.state, "#d1d5db") for g in groups]
+        ax.barh(range(len(groups)), [s - left for s in sizes], left=left, color=colors, height=0.7)
+        for y, group in enumerate(groups):
+            _note(ax, fmt.params(group.params), (group.params, y), offset=3)
+            _note(ax, _layer_detail(group), (1.02, y), xycoords=("axes fraction", "data"))
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())  # decades are enough to compare sizes
+        ax.set_xlim(left, max(sizes) * 8)
+        ax.set_yticks(range(len(groups)), [g.name for g in groups])
+        ax.set_ylim(-0.6, len(groups) - 0.4)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel("parameters (log scale)")
+        ax.set_title(_plan_title(plan, title or plan.strategy), loc="left")
+        return to_data_uri(fig)
+
+
+def _note(ax: Axes, text: str, xy: tuple[float, float], offset: float = 0, **kwargs: Any) -> None:
+    ax.annotate(
+        text,
+        xy,
+        xytext=(offset, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize=8,
+        color="#374151",
+        **kwargs,
+    )
+
+
+def _layer_detail(group: LayerGroup) -> str:
+    """``lr 2e-5 (×0.41) · unfrozen at epoch 3``: what the optimizer does to a group.
+
+    ``unfreeze_epoch`` is 0-based in ``layers.json``; it is shown 1-based to match the
+    epoch axis of the learning curves.
+    """
+    parts = []
+    if group.state != "frozen" and group.lr is not None:
+        scale = f" (×{group.lr_scale:.2g})" if group.lr_scale is not None else ""
+        parts.append(f"lr {fmt.learning_rate(group.lr, digits=2)}{scale}")
+    elif group.state != "frozen" and group.lr_scale is not None:
+        parts.append(f"lr ×{group.lr_scale:.2g}")
+    epoch = group.unfreeze_epoch
+    if epoch == 0:
+        parts.append("trains from start")
+    elif epoch is not None:
+        verb = "unfreezes" if group.state == "frozen" else "unfrozen"
+        parts.append(f"{verb} at epoch {epoch + 1}")
+    return " · ".join(parts) or group.state
+
+
+def _plan_title(plan: LayerPlan, name: str) -> str:
+    trainable = fmt.params(plan.trainable_params)
+    total = fmt.params(plan.total_params)
+    share = fmt.percent(plan.trainable_params, plan.total_params)
+    return f"{name}: {trainable} of {total} trainable ({share})"
+
+
+def _phase_lines(ax: Axes, history: Sequence[EvalRecord], xs: Sequence[float]) -> None:
+    """Dashed lines between the evaluations where gradual unfreezing changed phase."""
+    for i in range(1, len(history)):
+        if history[i].phase != history[i - 1].phase:
+            x = (xs[i] + xs[i - 1]) / 2
+            ax.axvline(x, color="#7048e8", linestyle="--", linewidth=1)
+            ax.annotate(
+                f"{history[i].phase} unfrozen",
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -2),
+                textcoords="offset points",
+                va="top",
+                fontsize=7,
+                color="#7048e8",
+            )
+
+
+def learning_curves(history: Sequence[EvalRecord]) -> str:
+    """Train/val loss and val accuracy/F1 of one run, with phase boundaries marked."""
+    xs, xlabel = x_axis(history)
+    with styled_figure(10.0, 3.4) as fig:
+        loss_ax, metric_ax = fig.subplots(1, 2)
+        plot_series(loss_ax, xs, [r.train_loss for r in history], label="train loss")
+        plot_series(loss_ax, xs, [r.val_loss for r in history], label="val loss")
+        plot_series(metric_ax, xs, [r.val_f1_macro for r in history], label="val macro-F1")
+        plot_series(metric_ax, xs, [r.val_accuracy for r in history], label="val accuracy")
+        _mark_best(metric_ax, xs, [r.val_f1_macro for r in history])
+        for ax, title in ((loss_ax, "Loss"), (metric_ax, "Validation metrics")):
+            _phase_lines(ax, history, xs)
+            ax.set_title(title, loc="left")
+            ax.set_xlabel(xlabel)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if ax.lines:
+                ax.legend(loc="best")
+        return to_data_uri(fig)
+
+
+def _mark_best(ax: Axes, xs: Sequence[float], ys: Sequence[float | None]) -> None:
+    """Star the best validation point: the checkpoint that ``best/`` holds."""
+    scored = [(y, x) for x, y in zip(xs, ys, strict=True) if y is not None]
+    if scored:
+        best_y, best_x = max(scored)
+        ax.plot([best_x], [best_y], marker="*", markersize=12, color="#f59f00", zorder=5)
+
+
+def confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
+    """Counts annotated in each cell, coloured by the share of the true class (row).
+
+    Colouring by row share rather than raw count keeps errors on small classes visible
+    next to a large class's diagonal.
+    """
+    counts = np.asarray(matrix, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    side = max(3.6, 0.34 * len(labels) + 1.9)
+    with styled_figure(side + 0.9, side) as fig:
+        ax = fig.add_subplot()
+        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        _annotate_cells(ax, counts, shares)
+        ticks = range(len(labels))
+        ax.set_xticks(ticks, labels, rotation=45, ha="right", rotation_mode="anchor")
+        ax.set_yticks(ticks, labels)
+        ax.set_xlabel("predicted label")
+        ax.set_ylabel("true label")
+        ax.grid(visible=False)
+        fig.colorbar(image, ax=ax, shrink=0.7, label="share of true class")
+        return to_data_uri(fig)
+
+
+def _annotate_cells(ax: Axes, counts: np.ndarray, shares: np.ndarray) -> None:
+    size = 8 if len(counts) <= 12 else 7
+    for (i, j), value in np.ndenumerate(counts):
+        if value:
+            color = "white" if shares[i, j] > 0.55 else "#1f2937"
+            ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=size, color=color)
