@@ -28,7 +28,7 @@ class ClassScores:
 class HeldOutMetrics:
     """The ``test`` block of ``metrics.json``; fields absent from the file are ``None``.
 
-    Not called ``HeldOutMetrics`` so pytest never mistakes it for a test class.
+    Named for the held-out split rather than ``Test...``, which pytest would collect.
     """
 
     accuracy: float | None = None
