@@ -10,13 +10,48 @@ Public API::
     tunelab.search("configs/search_demo.yaml", trials=20)            # Optuna search
 """
 
-from tunelab.comparison import CompareResult, compare
-from tunelab.config import Config, load_config
-from tunelab.errors import TunelabError
-from tunelab.hpsearch import search
-from tunelab.inference import Predictor, load
-from tunelab.models import list_models
-from tunelab.run import RunResult, fine_tune
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names resolve on first use: ``import tunelab`` (and every CLI command, which imports
+# ``tunelab.errors``) stays fast, and torch / transformers load only for what needs them.
+_EXPORTS = {
+    "CompareResult": "tunelab.comparison",
+    "compare": "tunelab.comparison",
+    "Config": "tunelab.config",
+    "load_config": "tunelab.config",
+    "TunelabError": "tunelab.errors",
+    "search": "tunelab.hpsearch",
+    "Predictor": "tunelab.inference",
+    "load": "tunelab.inference",
+    "list_models": "tunelab.models",
+    "RunResult": "tunelab.run",
+    "fine_tune": "tunelab.run",
+}
+
+if TYPE_CHECKING:
+    from tunelab.comparison import CompareResult, compare
+    from tunelab.config import Config, load_config
+    from tunelab.errors import TunelabError
+    from tunelab.hpsearch import search
+    from tunelab.inference import Predictor, load
+    from tunelab.models import list_models
+    from tunelab.run import RunResult, fine_tune
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tunelab' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "CompareResult",

@@ -21,6 +21,11 @@ from tunelab.errors import TunelabError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# transformers reads these when first imported: warnings and download bars are noise in a
+# CLI whose models are local, and setting them here keeps commands that never touch
+# transformers (report, --help) from importing it.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 app = typer.Typer(
     add_completion=False,
@@ -35,19 +40,11 @@ console = Console(width=LOG_WIDTH, soft_wrap=True)
 err_console = Console(stderr=True, width=LOG_WIDTH, soft_wrap=True)
 
 
-def _quiet_libraries() -> None:
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-
-
 def user_errors(command):
     """Turn a ``TunelabError`` into ``error: ...`` + exit 2, and Ctrl-C into exit 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        _quiet_libraries()
         try:
             return command(*args, **kwargs)
         except TunelabError as err:

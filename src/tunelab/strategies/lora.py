@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from torch import nn
 
 from tunelab.errors import ConfigError
@@ -71,6 +73,10 @@ def wrap_with_lora(
         target_modules=targets,
     )
     try:
-        return get_peft_model(backbone, config)
+        with warnings.catch_warnings():
+            # peft probes `is_gradient_checkpointing`, which transformers 5 deprecates: a
+            # warning about library internals the user can do nothing about.
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            return get_peft_model(backbone, config)
     except ValueError as err:
         raise ConfigError(f"strategy.lora.target_modules={targets}: {err}") from None
