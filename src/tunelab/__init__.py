@@ -43,10 +43,20 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'tunelab' has no attribute '{name}'")
+        return _submodule(name)
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value  # later lookups skip this function
     return value
+
+
+def _submodule(name: str) -> Any:
+    """``tunelab.summary`` etc. without importing it first, as when imports were eager."""
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'tunelab' has no attribute '{name}'") from None
 
 
 def __dir__() -> list[str]:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import tunelab
-from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
+from tunelab.config import ModelConfig, StrategyConfig
 from tunelab.data.image_batches import ImageBatches
 from tunelab.data.image_transforms import ImagePreprocessing, resolve_preprocessing
 from tunelab.errors import ModelError
@@ -15,7 +15,7 @@ from tunelab.models.vision import build_image_classifier, create_backbone, map_i
 from tunelab.strategies import apply_strategy
 from tunelab.trainer import Trainer
 
-from ..conftest import TINY_CNN
+from ..conftest import TINY_CNN, step_config
 
 PRE = ImagePreprocessing(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
 CAT_CLASSES = set(range(281, 288))  # tabby, tiger cat, Persian, Siamese, Egyptian, cougar, lynx
@@ -130,15 +130,7 @@ def _setup(strategy_cfg: StrategyConfig, steps: int = 1, freeze_bn: bool = True)
     # 3 batches: every step of these tests falls in epoch 1, before the only evaluation
     images = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8, generator=generator)
     data = ImageBatches(images, torch.arange(24) % 3, PRE)
-    cfg = TrainConfig(
-        max_steps=steps,
-        batch_size=8,
-        lr=1e-2,
-        head_lr=1e-2,
-        warmup_ratio=0.0,
-        device="cpu",
-        early_stopping={"enabled": False},
-    )
+    cfg = step_config(max_steps=steps)
     trainer = Trainer(
         model,
         groups,
