@@ -125,6 +125,7 @@ class Trainer:
             compile_in_place(self._unwrapped())
         cache_accelerate_package_checks()
         self._trainable_params: list[torch.nn.Parameter] | None = None
+        self._modes_stale = True  # train/eval modes per group are set at the first epoch
         self.loss_weights = _class_weights(train_data.labels, len(labels), cfg.class_weights)
 
     @property
@@ -156,7 +157,9 @@ class Trainer:
         """One pass over this epoch's batches (skipping those done before a resume)."""
         for callback in self.callbacks:
             callback.on_epoch_start(self, epoch)
-        set_train_mode(self.model, self.groups)
+        if self._modes_stale:  # after that, evaluate() and unfreezing keep the modes right
+            set_train_mode(self.model, self.groups)
+            self._modes_stale = False
         batches = self._shard(
             self.train_data.epoch_batches(
                 self.cfg.batch_size, self.cfg.seed, epoch, self.cfg.group_by_length
@@ -251,7 +254,8 @@ class Trainer:
             self._save_weights("best")
         row = self._history_row(result.metrics, running, started)
         self.state.history.append(row)
-        self.console.print(format_history_row(row))
+        if not self.console.quiet:  # rich renders even for a quiet console: ~1 ms a line
+            self.console.print(format_history_row(row))
         if self.run_dir is not None:
             append_jsonl(self.run_dir / "history.jsonl", row)
             self._save_last()
@@ -266,7 +270,7 @@ class Trainer:
             **{f"val_{k}": metrics[k] for k in MONITORABLE if k != "loss"},
             "lr": self.scheduler.get_last_lr()[0],
             "phase": self._phase(),
-            "trainable_params": count_params(self.model)[0],
+            "trainable_params": sum(p.numel() for p in self._trainable()),
             "seconds": time.perf_counter() - started,
         }
 
