@@ -106,9 +106,9 @@ def load_text_predictor(model_dir: Path, card: dict, device: str = "cpu") -> Pre
     if card["format"] == "lora":
         backbone = load_backbone(Path(card["base_model"]), pretrained=True)
         drop_top_layers(backbone, card.get("drop_top_layers", 0))
-        from peft import PeftModel
+        from tunelab.strategies.lora import load_adapter
 
-        backbone = PeftModel.from_pretrained(backbone, str(model_dir / "adapter"))
+        backbone = load_adapter(backbone, model_dir / "adapter")
     else:
         backbone = load_backbone(model_dir, pretrained=False)
     head_cfg = card["head"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 from torch import nn
 
@@ -73,10 +76,24 @@ def wrap_with_lora(
         target_modules=targets,
     )
     try:
-        with warnings.catch_warnings():
-            # peft probes `is_gradient_checkpointing`, which transformers 5 deprecates: a
-            # warning about library internals the user can do nothing about.
-            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        with peft_quietly():
             return get_peft_model(backbone, config)
     except ValueError as err:
         raise ConfigError(f"strategy.lora.target_modules={targets}: {err}") from None
+
+
+def load_adapter(backbone: nn.Module, adapter_dir: Path) -> nn.Module:
+    """``backbone`` with the LoRA adapter saved in ``adapter_dir`` (peft's format)."""
+    from peft import PeftModel
+
+    with peft_quietly():
+        return PeftModel.from_pretrained(backbone, str(adapter_dir))
+
+
+@contextlib.contextmanager
+def peft_quietly() -> Iterator[None]:
+    """peft probes ``is_gradient_checkpointing``, which transformers 5 deprecates: a
+    FutureWarning about library internals that users can do nothing about."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        yield

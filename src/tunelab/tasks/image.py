@@ -245,9 +245,9 @@ def load_image_predictor(model_dir: Path, card: dict, device: str = "cpu") -> Im
     )
     model, _ = build_image_classifier(model_cfg, len(card["labels"]))
     if lora:
-        from peft import PeftModel
+        from tunelab.strategies.lora import load_adapter
 
-        model.backbone = PeftModel.from_pretrained(model.backbone, str(model_dir / "adapter"))
+        model.backbone = load_adapter(model.backbone, model_dir / "adapter")
     weights = load_file(str(model_dir / "model.safetensors"))
     _, unexpected = model.load_state_dict(weights, strict=not lora)
     if unexpected:
