@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,22 @@ def test_invalid_yaml_names_line(tmp_path):
     path.write_text("train:\n  lr: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "suggestion"),
+    [
+        ("train.epoch=3", "did you mean 'train.epochs'?"),
+        ("model.head.drop=0.1", "did you mean 'model.head.dropout'?"),
+        ("trian.epochs=3", "did you mean 'train'?"),
+    ],
+)
+def test_misspelt_key_suggests_the_valid_one(override, suggestion):
+    with pytest.raises(ConfigError, match=re.escape(suggestion)):
+        load_config(None, [override])
+
+
+def test_unrelated_unknown_key_suggests_nothing():
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["train.zzz=1"])
+    assert "did you mean" not in str(err.value)

@@ -7,6 +7,7 @@ misspelt key that is silently ignored (``train.lr_rate``) costs a user a whole r
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -307,12 +308,24 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config:
         where = ".".join(str(p) for p in first["loc"])
         if first["type"] == "extra_forbidden":
             raise ConfigError(
-                f"{source}: unknown key '{where}'; see configs/ or `tunelab run --help` "
-                "for the valid keys"
+                f"{source}: unknown key '{where}'{_did_you_mean(first['loc'])}; see configs/ "
+                "or `tunelab run --help` for the valid keys"
             ) from None
         raise ConfigError(
             f"{source}: {where}: {first['msg']} (got {first.get('input')!r})"
         ) from None
+
+
+def _did_you_mean(loc: tuple) -> str:
+    """``" (did you mean 'train.epochs'?)"`` for a misspelt key, else ``""``."""
+    section: Any = Config
+    for part in loc[:-1]:
+        field = getattr(section, "model_fields", {}).get(part)
+        section = getattr(field, "annotation", None)
+        if not isinstance(section, type) or not issubclass(section, BaseModel):
+            return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
+    return f" (did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?)" if close else ""
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
