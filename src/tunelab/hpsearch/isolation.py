@@ -1,6 +1,6 @@
 """Trial isolation for ``search.isolation: subprocess``: a small fork server, one trial a child.
 
-``python -m tunelab.hpsearch.isolation`` imports tunelab (torch, transformers) once, then reads
+``python -m tunelab.hpsearch`` imports tunelab (torch, transformers) once, then reads
 one JSON request per line on stdin: ``{"payload": ..., "log": path}``. For each it forks
 a child that runs one trial, its output going to ``log``, and when the child exits it
 writes ``{"pid": ..., "exitcode": ...}`` on stdout (a negative exit code is the signal
@@ -72,7 +72,7 @@ class TrialWorkers:
     def _running_server(self) -> subprocess.Popen:
         if self._server is None or self._server.poll() is not None:
             self._server = subprocess.Popen(
-                [sys.executable, "-m", "tunelab.hpsearch.isolation"],
+                [sys.executable, "-m", "tunelab.hpsearch"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -224,7 +224,3 @@ def run_worker(payload: dict[str, Any]) -> None:
     )
     runner = TrialRunner(base, params, Path(payload["output_dir"]), None, payload["launch_id"])
     runner.run_one(study)
-
-
-if __name__ == "__main__":
-    serve()
