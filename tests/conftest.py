@@ -180,3 +180,28 @@ def step_config(**overrides):
         "early_stopping": {"enabled": False},
     }
     return TrainConfig(**{**settings, **overrides})
+
+
+@pytest.fixture
+def image_config() -> dict:
+    """Scaled-up 8x8 digits on the tiny CNN from scratch: a complete run in seconds."""
+    return {
+        "task": "image_classification",
+        "model": {"name": TINY_CNN, "pretrained": False, "image_size": 32},
+        "data": {
+            "train": "builtin:digits",
+            "max_per_class": 15,
+            "val_fraction": 0.2,
+            "test_fraction": 0.2,
+            "augment": {"hflip": 0.0, "rotation": 10},
+        },
+        "strategy": {"name": "full"},
+        "train": {
+            "epochs": 2,
+            "batch_size": 16,
+            "lr": 3e-3,
+            "head_lr": 3e-3,
+            "seed": 0,
+            "device": "cpu",
+        },
+    }

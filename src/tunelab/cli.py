@@ -259,6 +259,28 @@ def serve(
 
 @app.command()
 @user_errors
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="ONNX file (default: RUN/model/)")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="largest probability difference ONNX Runtime may show")
+    ] = 1e-4,
+) -> None:
+    """Export the model to ONNX (dynamic batch and length), verified with ONNX Runtime."""
+    from tunelab.onnx_export import export_onnx
+
+    result = export_onnx(run_dir, output, tolerance)
+    console.print(
+        f"onnx: [bold]{result.path}[/] ({result.size_mb:.1f} MB; inputs "
+        f"{', '.join(result.inputs)} -> logits); ONNX Runtime vs PyTorch: max probability "
+        f"difference {result.max_abs_diff:.1e}"
+    )
+
+
+@app.command()
+@user_errors
 def report(
     directory: Annotated[Path, typer.Argument(help="a run or compare directory")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file")] = None,
