@@ -249,7 +249,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
 ) -> None:
-    """Serve a run's model over HTTP: POST /predict {"texts": [...]}."""
+    """Serve a run's model over HTTP: POST /predict {"texts": [...]} or {"images": [base64]}."""
     import uvicorn
 
     from tunelab.serve import create_app
