@@ -205,3 +205,17 @@ def image_config() -> dict:
             "device": "cpu",
         },
     }
+
+
+def train_tiny_text_run(model_dir: Path, root: Path, strategy: str = "top_k", **train) -> Path:
+    """A finished run on the tiny model and 30 keyword texts (a few seconds); its dir."""
+    import tunelab
+
+    make_texts(10).to_csv(root / "train.csv", index=False)
+    config = {
+        "model": {"name": str(model_dir), "max_length": 32},
+        "data": {"train": str(root / "train.csv"), "val_fraction": 0.2, "test_fraction": 0.2},
+        "strategy": {"name": strategy},
+        "train": {"epochs": 1, "batch_size": 8, "device": "cpu", **train},
+    }
+    return tunelab.fine_tune(config, root / "run").run_dir

@@ -12,20 +12,14 @@ from tunelab.cli import app
 from tunelab.errors import TunelabError
 from tunelab.onnx_export import export_onnx
 
+from .conftest import train_tiny_text_run
+
 
 @pytest.fixture(scope="module")
 def text_run(tiny_model_dir, tmp_path_factory):
-    from .conftest import make_texts
-
+    # LoRA: the adapter must be merged into the exported graph
     root = tmp_path_factory.mktemp("onnx-text")
-    make_texts(10).to_csv(root / "train.csv", index=False)
-    config = {
-        "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "data": {"train": str(root / "train.csv"), "val_fraction": 0.2, "test_fraction": 0.2},
-        "strategy": {"name": "lora"},  # the adapter must be merged into the exported graph
-        "train": {"max_steps": 3, "batch_size": 8, "device": "cpu"},
-    }
-    return tunelab.fine_tune(config, root / "run").run_dir
+    return train_tiny_text_run(tiny_model_dir, root, strategy="lora", max_steps=3)
 
 
 def test_text_export_matches_the_predictor_on_a_new_batch_shape(text_run):

@@ -12,19 +12,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from tunelab.serve import create_app  # noqa: E402
 
+from .conftest import train_tiny_text_run  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def served_run(tiny_model_dir, tmp_path_factory):
-    from tests.conftest import make_texts
-
-    root = tmp_path_factory.mktemp("serve")
-    make_texts(30).to_csv(root / "train.csv", index=False)
-    config = {
-        "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "data": {"train": str(root / "train.csv")},
-        "train": {"epochs": 1, "batch_size": 8, "device": "cpu"},
-    }
-    return tunelab.fine_tune(config, root / "run").run_dir
+    return train_tiny_text_run(tiny_model_dir, tmp_path_factory.mktemp("serve"))
 
 
 def test_predict_endpoint_matches_python_api(served_run):
