@@ -57,6 +57,9 @@ class ModelConfig(_Section):
     max_length: int = Field(128, ge=8)
     drop_top_layers: int = Field(0, ge=0)
     init_from: str | None = None  # a finished run directory: continual update of its model
+    # With init_from: this share of the earlier run's training examples (stratified by
+    # label, seeded) is added to the new training split: rehearsal against forgetting.
+    replay_fraction: float = Field(0.0, ge=0.0, le=1.0)
     # Images (task: image_classification); text runs ignore these.
     weights: str | None = None  # a .safetensors / .pth state dict for a timm architecture
     image_size: int | None = Field(None, ge=16)  # default: the architecture's pretrained size

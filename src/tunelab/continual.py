@@ -3,16 +3,22 @@
 ``tunelab run --init-from RUN_DIR`` fine-tunes the earlier run's model (backbone and
 head) on new data. The old run's test set is evaluated before (its ``metrics.json``) and
 after the update: the drop is catastrophic forgetting, measured rather than guessed.
+``model.replay_fraction`` counters it by rehearsal: a stratified share of the earlier
+run's training examples joins the new training split (examples that also occur in the
+new validation or test split are left out, so they cannot leak).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
-from tunelab.config import load_config
+from tunelab.config import Config, load_config
 from tunelab.diagnostics import forgetting_flag
 from tunelab.errors import ConfigError
 
@@ -75,3 +81,52 @@ def old_test_report(predictor, run_dir: str | Path, strategy: str) -> dict:
         "old_test_accuracy_after": after,
         "flags": [flag.to_dict()] if flag else [],
     }
+
+
+def check_continual(cfg: Config) -> None:
+    """Replay needs an earlier run to replay from."""
+    if cfg.model.replay_fraction and not cfg.model.init_from:
+        raise ConfigError(
+            "model.replay_fraction replays an earlier run's training data; set "
+            "model.init_from (--init-from RUN_DIR) or leave replay_fraction at 0"
+        )
+
+
+def add_replay(task: Any, splits: Any, cfg: Config) -> tuple[Any, dict]:
+    """``splits`` with the replayed share of the earlier run's training split added.
+
+    Returns:
+        The new splits and ``{"from", "fraction", "examples", "left_out_overlap"}``.
+    """
+    run_dir = Path(cfg.model.init_from)
+    old_train = task.prepare_data(load_config(run_dir / "config.yaml")).train
+    _, labels = task.examples(old_train)
+    rows = replay_rows(labels, cfg.model.replay_fraction, cfg.data.seed)
+    held_out = {*task.overlap_keys(splits.validation), *task.overlap_keys(splits.test)}
+    keys = task.overlap_keys(old_train)
+    kept = [i for i in rows if keys[i] not in held_out]
+    info = {
+        "from": str(run_dir),
+        "fraction": cfg.model.replay_fraction,
+        "examples": len(kept),
+        "left_out_overlap": len(rows) - len(kept),
+    }
+    if not kept:
+        return splits, info
+    train = task.concat(splits.train, task.take(old_train, kept))
+    summary = {**splits.summary, "replay": info}
+    return dataclasses.replace(splits, train=train, summary=summary), info
+
+
+def replay_rows(labels: list[str], fraction: float, seed: int) -> list[int]:
+    """A seeded ``fraction`` of the rows of every label (at least one per label), sorted."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for row, label in enumerate(labels):
+        by_label.setdefault(label, []).append(row)
+    rows: list[int] = []
+    for label in sorted(by_label):
+        members = by_label[label]
+        count = max(1, round(fraction * len(members))) if fraction > 0 else 0
+        rows += rng.choice(members, size=min(count, len(members)), replace=False).tolist()
+    return sorted(rows)

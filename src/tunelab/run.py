@@ -17,7 +17,7 @@ import torch
 from rich.console import Console
 
 from tunelab.config import Config, load_config
-from tunelab.continual import init_from_run, old_test_report
+from tunelab.continual import add_replay, check_continual, init_from_run, old_test_report
 from tunelab.errors import RunDirError
 from tunelab.features import cached_features
 from tunelab.io import write_json
@@ -67,6 +67,7 @@ def fine_tune(
         TunelabError: bad config, data, model, or output directory (one-line message).
     """
     cfg = _as_config(config)
+    check_continual(cfg)
     console = console or Console(quiet=True)
     run_dir = _choose_run_dir(cfg, output_dir)
     _check_run_dir(run_dir, cfg, resume, overwrite)
@@ -79,6 +80,12 @@ def fine_tune(
     model = built.model
     if cfg.model.init_from:
         init_from_run(model, splits.labels, cfg.model.init_from)
+    if cfg.model.replay_fraction:
+        splits, replay = add_replay(task, splits, cfg)
+        console.print(
+            f"replay: {replay['examples']} training examples of {replay['from']} added "
+            f"({replay['left_out_overlap']} left out: they occur in the new validation/test)"
+        )
     strategy, groups, plans = apply_strategy(model, cfg.strategy)
     print_groups(console, groups, plans, cfg)
 

@@ -35,6 +35,17 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def concat(self, other: ImageSet) -> ImageSet:
+        """This set's images, then ``other``'s (same image size)."""
+        return ImageSet(
+            torch.cat([self.images, other.images]),
+            self.labels + other.labels,
+            self.names + other.names,
+            self.widths + other.widths,
+            self.heights + other.heights,
+            self.grayscale + other.grayscale,
+        )
+
     def take(self, rows: Sequence[int]) -> ImageSet:
         """The images at ``rows``, in that order."""
         rows = list(rows)

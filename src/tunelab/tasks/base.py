@@ -87,6 +87,18 @@ class Task:
         """A split's raw inputs (what ``predictor.predict`` takes) and their labels."""
         raise NotImplementedError
 
+    def take(self, split: Any, rows: list[int]) -> Any:
+        """The examples of ``split`` at ``rows``, as a split of the same kind."""
+        raise NotImplementedError
+
+    def concat(self, first: Any, second: Any) -> Any:
+        """One split holding ``first``'s examples, then ``second``'s."""
+        raise NotImplementedError
+
+    def overlap_keys(self, split: Any) -> list[str]:
+        """One key per example, equal for examples that count as duplicates across splits."""
+        raise NotImplementedError
+
     def latency_inputs(self, splits: Any, limit: int) -> list:
         """Up to ``limit`` raw test inputs, for single-example latency."""
         return self.examples(splits.test)[0][:limit]

@@ -92,6 +92,7 @@ class ImageTask(Task):
             "pretrained": cfg.model.pretrained,
             "preprocessing": built.processor.to_dict(),
             "seed": None if cfg.model.pretrained else cfg.train.seed,
+            "init_from": cfg.model.init_from,  # a continual update starts from other weights
         }
         digest.update(json.dumps(options, sort_keys=True).encode())
         digest.update(getattr(splits, split).images.numpy().tobytes())
@@ -104,6 +105,17 @@ class ImageTask(Task):
 
     def examples(self, split) -> tuple[list, list[str]]:
         return [image.permute(1, 2, 0).numpy() for image in split.images], list(split.labels)
+
+    def take(self, split, rows: list[int]):
+        return split.take(rows)
+
+    def concat(self, first, second):
+        return first.concat(second)
+
+    def overlap_keys(self, split) -> list[str]:
+        from tunelab.data.image_decode import image_hashes
+
+        return image_hashes(split.images)
 
     def save_model(
         self, model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import torch
 from rich.console import Console
 
@@ -62,6 +63,17 @@ class TextTask(Task):
 
     def examples(self, split) -> tuple[list, list[str]]:
         return split["text"].tolist(), split["label"].tolist()
+
+    def take(self, split, rows: list[int]):
+        return split.iloc[rows].reset_index(drop=True)
+
+    def concat(self, first, second):
+        return pd.concat([first, second], ignore_index=True)
+
+    def overlap_keys(self, split) -> list[str]:
+        from tunelab.data.checks import normalize_for_overlap
+
+        return [normalize_for_overlap(text) for text in split["text"]]
 
     def save_model(
         self, model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
