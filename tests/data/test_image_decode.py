@@ -32,3 +32,20 @@ def test_skip_mode_counts_and_names_bad_images(tmp_path):
     }
     assert any("skipped 2 unreadable images" in w for w in splits.warnings)
     assert sum(len(s) for s in (splits.train, splits.validation, splits.test)) == 24
+
+
+def test_image_sets_concat_and_take_keep_images_and_metadata_aligned():
+    import torch
+
+    from tunelab.data.image_decode import ImageSet
+
+    def images(n: int, start: int) -> ImageSet:
+        values = torch.arange(start, start + n, dtype=torch.uint8)
+        pixels = values.view(n, 1, 1, 1).expand(n, 3, 2, 2)
+        names = [f"img{start + i}" for i in range(n)]
+        return ImageSet(pixels.clone(), ["x"] * n, names, [2] * n, [2] * n, [False] * n)
+
+    both = images(2, 0).concat(images(3, 10))
+    assert len(both) == 5 and both.names == ["img0", "img1", "img10", "img11", "img12"]
+    picked = both.take([4, 0])
+    assert picked.names == ["img12", "img0"] and picked.images[:, 0, 0, 0].tolist() == [12, 0]
