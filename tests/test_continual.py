@@ -10,7 +10,7 @@ import pytest
 
 import tunelab
 from tunelab.config import load_config
-from tunelab.continual import add_replay, replay_rows
+from tunelab.continual import add_replay, earlier_splits, replay_rows
 from tunelab.data.prepare import TextSplits
 from tunelab.errors import ConfigError
 from tunelab.tasks import get_task
@@ -43,12 +43,13 @@ def first_run(tiny_config, tmp_path):
 def test_replayed_examples_never_include_new_validation_or_test_texts(first_run):
     task = get_task("text_classification")
     cfg = load_config(first_run.run_dir / "config.yaml")
-    old_train = task.prepare_data(cfg).train
+    earlier = earlier_splits(first_run.run_dir)
+    old_train = earlier.train
     leaked = old_train.iloc[[0]]
     empty = pd.DataFrame({"text": ["new text"], "label": [old_train["label"][0]]})
     splits = TextSplits(empty, leaked, empty, sorted(old_train["label"].unique()), {}, [])
     cfg.model.init_from, cfg.model.replay_fraction = str(first_run.run_dir), 1.0
-    replayed, info = add_replay(task, splits, cfg)
+    replayed, info = add_replay(task, splits, cfg, earlier)
     assert info["left_out_overlap"] == 1 and info["examples"] == len(old_train) - 1
     assert len(replayed.train) == 1 + info["examples"]
     assert leaked["text"][0] not in set(replayed.train["text"])

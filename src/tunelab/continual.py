@@ -63,14 +63,25 @@ def _copy_head(new_head: torch.nn.Module, old_head: torch.nn.Module, rows: list[
     new_head.load_state_dict(new_state)
 
 
-def old_test_report(predictor, run_dir: str | Path, strategy: str) -> dict:
-    """Accuracy on the earlier run's test split, before and after the update."""
+def earlier_splits(run_dir: str | Path) -> Any:
+    """The earlier run's train / validation / test splits, rebuilt from its config."""
+    from tunelab.tasks import get_task
+
+    old_cfg = load_config(Path(run_dir) / "config.yaml")
+    return get_task(old_cfg.task).prepare_data(old_cfg)
+
+
+def old_test_report(predictor, run_dir: str | Path, strategy: str, earlier: Any = None) -> dict:
+    """Accuracy on the earlier run's test split, before and after the update.
+
+    ``earlier``: the earlier run's splits when the caller has them already (replay).
+    """
     from tunelab.tasks import get_task
 
     run_dir = Path(run_dir)
-    old_cfg = load_config(run_dir / "config.yaml")
-    task = get_task(old_cfg.task)
-    inputs, labels = task.examples(task.prepare_data(old_cfg).test)
+    earlier = earlier if earlier is not None else earlier_splits(run_dir)
+    task = get_task(load_config(run_dir / "config.yaml").task)
+    inputs, labels = task.examples(earlier.test)
     predictions = predictor.predict(inputs)
     after = sum(p.label == y for p, y in zip(predictions, labels, strict=True)) / len(labels)
     before = json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"]
@@ -92,14 +103,17 @@ def check_continual(cfg: Config) -> None:
         )
 
 
-def add_replay(task: Any, splits: Any, cfg: Config) -> tuple[Any, dict]:
+def add_replay(task: Any, splits: Any, cfg: Config, earlier: Any) -> tuple[Any, dict]:
     """``splits`` with the replayed share of the earlier run's training split added.
+
+    Args:
+        earlier: the earlier run's splits (:func:`earlier_splits`).
 
     Returns:
         The new splits and ``{"from", "fraction", "examples", "left_out_overlap"}``.
     """
     run_dir = Path(cfg.model.init_from)
-    old_train = task.prepare_data(load_config(run_dir / "config.yaml")).train
+    old_train = earlier.train
     _, labels = task.examples(old_train)
     rows = replay_rows(labels, cfg.model.replay_fraction, cfg.data.seed)
     held_out = {*task.overlap_keys(splits.validation), *task.overlap_keys(splits.test)}

@@ -17,7 +17,13 @@ import torch
 from rich.console import Console
 
 from tunelab.config import Config, load_config
-from tunelab.continual import add_replay, check_continual, init_from_run, old_test_report
+from tunelab.continual import (
+    add_replay,
+    check_continual,
+    earlier_splits,
+    init_from_run,
+    old_test_report,
+)
 from tunelab.errors import RunDirError
 from tunelab.features import cached_features
 from tunelab.io import write_json
@@ -80,8 +86,10 @@ def fine_tune(
     model = built.model
     if cfg.model.init_from:
         init_from_run(model, splits.labels, cfg.model.init_from)
-    if cfg.model.replay_fraction:
-        splits, replay = add_replay(task, splits, cfg)
+    # Replay needs the earlier run's splits now; the forgetting report reuses them.
+    earlier = earlier_splits(cfg.model.init_from) if cfg.model.replay_fraction else None
+    if earlier is not None:
+        splits, replay = add_replay(task, splits, cfg, earlier)
         console.print(
             f"replay: {replay['examples']} training examples of {replay['from']} added "
             f"({replay['left_out_overlap']} left out: they occur in the new validation/test)"
@@ -114,7 +122,9 @@ def fine_tune(
     metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
     if cfg.model.init_from:
         predictor = task.predictor(model, built, splits.labels, cfg, trainer.device)
-        metrics["continual"] = old_test_report(predictor, cfg.model.init_from, cfg.strategy.name)
+        metrics["continual"] = old_test_report(
+            predictor, cfg.model.init_from, cfg.strategy.name, earlier
+        )
     task.save_model(run_dir / "model", model, built, splits.labels, cfg)
     write_json(run_dir / "metrics.json", metrics)
     write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
