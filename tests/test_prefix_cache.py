@@ -34,6 +34,12 @@ def _model(tiny_model_dir, strategy_cfg: StrategyConfig):
     return setup.model, setup.groups, setup.plans, setup.strategy, setup.data, setup.labels
 
 
+def _one_step_trainer(model, groups, plans, data, labels, cache) -> Trainer:
+    """A trainer driven by hand (``cache.sync``), with the cache as its only callback."""
+    cfg = TrainConfig(max_steps=1, device="cpu")
+    return Trainer(model, groups, plans, cfg, data, data, labels, callbacks=[cache])
+
+
 def _train(tiny_model_dir, strategy_cfg: StrategyConfig, cached: bool, epochs: int = 2, **train):
     model, groups, plans, strategy, data, labels = _model(tiny_model_dir, strategy_cfg)
     callbacks = strategy.callbacks(groups, plans)
@@ -116,16 +122,7 @@ def test_moving_the_cut_invalidates_the_cache(tiny_model_dir):
         tiny_model_dir, StrategyConfig(name="gradual_unfreeze")
     )
     cache = FrozenPrefixCache(model, groups, data, data, batch_size=16)
-    trainer = Trainer(
-        model,
-        groups,
-        plans,
-        TrainConfig(max_steps=1, device="cpu"),
-        data,
-        data,
-        labels,
-        callbacks=[cache],
-    )
+    trainer = _one_step_trainer(model, groups, plans, data, labels, cache)
     cache.sync(trainer)
     assert trainer.train_data.states.start_block == 2  # head only: the backbone's output
     groups[2].set_trainable(True)  # unfreeze layer.1 as phase 1 would
@@ -195,16 +192,7 @@ def test_nondeterministic_frozen_part_falls_back(tiny_model_dir):
     groups[0].modules = []  # set_train_mode would leave the embeddings' dropout on
     console = Console(record=True, width=200)
     cache = FrozenPrefixCache(model, groups, data, data, console=console)
-    trainer = Trainer(
-        model,
-        groups,
-        plans,
-        TrainConfig(max_steps=1, device="cpu"),
-        data,
-        data,
-        labels,
-        callbacks=[cache],
-    )
+    trainer = _one_step_trainer(model, groups, plans, data, labels, cache)
     cache.sync(trainer)
     assert isinstance(trainer.train_data, TokenBatches)
     assert "not deterministic" in console.export_text()
