@@ -21,6 +21,7 @@ import torch
 from tunelab.config import Config, load_config
 from tunelab.diagnostics import forgetting_flag
 from tunelab.errors import ConfigError
+from tunelab.strategies.lora import merged
 
 
 def init_from_run(model: torch.nn.Module, labels: list[str], run_dir: str | Path) -> None:
@@ -32,9 +33,7 @@ def init_from_run(model: torch.nn.Module, labels: list[str], run_dir: str | Path
     from tunelab.inference import load
 
     old = load(run_dir)
-    backbone = old.model.backbone
-    if hasattr(backbone, "merge_and_unload"):
-        backbone = backbone.merge_and_unload()
+    backbone = merged(old.model.backbone)
     missing = sorted(set(old.labels) - set(labels))
     if missing:
         raise ConfigError(

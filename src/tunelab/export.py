@@ -16,12 +16,9 @@ from safetensors.torch import save_file
 
 from tunelab.config import Config
 from tunelab.io import replace_dir
+from tunelab.strategies.lora import is_lora, merged
 
 CARD = "tunelab_model.json"
-
-
-def _is_peft(backbone: torch.nn.Module) -> bool:
-    return hasattr(backbone, "peft_config")
 
 
 def save_model(
@@ -33,9 +30,9 @@ def save_model(
     base_model_path: Path,
 ) -> Path:
     """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
-    if _is_peft(model.backbone) and cfg.strategy.lora.merge:
-        model.backbone = model.backbone.merge_and_unload()
-    lora = _is_peft(model.backbone)
+    if cfg.strategy.lora.merge:
+        model.backbone = merged(model.backbone)
+    lora = is_lora(model.backbone)
     card = {
         "task": cfg.task,
         "labels": labels,

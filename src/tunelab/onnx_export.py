@@ -117,9 +117,10 @@ class _ImageLogits(torch.nn.Module):
 
 def _exportable(predictor: Any) -> torch.nn.Module:
     """The predictor's model in eval mode on CPU, LoRA merged into the base weights."""
+    from tunelab.strategies.lora import merged
+
     model = predictor.model.cpu().eval()
-    if hasattr(model.backbone, "merge_and_unload"):
-        model.backbone = model.backbone.merge_and_unload()
+    model.backbone = merged(model.backbone)
     return model
 
 

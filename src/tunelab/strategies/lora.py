@@ -82,6 +82,16 @@ def wrap_with_lora(
         raise ConfigError(f"strategy.lora.target_modules={targets}: {err}") from None
 
 
+def is_lora(backbone: nn.Module) -> bool:
+    """Whether ``backbone`` is wrapped by peft (adapters not merged yet)."""
+    return hasattr(backbone, "peft_config")
+
+
+def merged(backbone: nn.Module) -> nn.Module:
+    """``backbone`` with its LoRA adapters folded into the base weights; others as they are."""
+    return backbone.merge_and_unload() if is_lora(backbone) else backbone
+
+
 def load_adapter(backbone: nn.Module, adapter_dir: Path) -> nn.Module:
     """``backbone`` with the LoRA adapter saved in ``adapter_dir`` (peft's format)."""
     from peft import PeftModel

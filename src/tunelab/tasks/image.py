@@ -23,6 +23,7 @@ from tunelab.config import Config, HeadConfig, ModelConfig
 from tunelab.errors import RunDirError
 from tunelab.inference import Prediction
 from tunelab.io import replace_dir
+from tunelab.strategies.lora import is_lora, merged
 from tunelab.tasks.base import SPLIT_NAMES, BuiltModel, Task, register_task
 
 CARD = "tunelab_model.json"
@@ -198,10 +199,6 @@ def as_image_list(images: Any) -> list:
     return list(images) if isinstance(images, Sequence) else [images]
 
 
-def _is_peft(backbone: torch.nn.Module) -> bool:
-    return hasattr(backbone, "peft_config")
-
-
 def save_image_model(
     model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
 ) -> Path:
@@ -210,9 +207,9 @@ def save_image_model(
 
     # A LoRA adapter is reloaded onto its base weights; a random base (model.pretrained:
     # false) cannot be rebuilt, so then the adapter is merged and the whole model saved.
-    if _is_peft(model.backbone) and (cfg.strategy.lora.merge or built.source is None):
-        model.backbone = model.backbone.merge_and_unload()
-    lora = _is_peft(model.backbone)
+    if cfg.strategy.lora.merge or built.source is None:
+        model.backbone = merged(model.backbone)
+    lora = is_lora(model.backbone)
     card = {
         "task": "image_classification",
         "labels": labels,
