@@ -77,8 +77,10 @@ class TextClassifier(nn.Module):
     @property
     def resumable(self) -> bool:
         """Whether :meth:`hidden_before` / :meth:`forward_from` know this backbone's blocks."""
+        from tunelab.strategies.lora import is_lora  # strategies build on models: no cycle
+
         model_type = getattr(self.backbone.config, "model_type", None)
-        return model_type in RESUMABLE_MODEL_TYPES and not hasattr(self.backbone, "peft_config")
+        return model_type in RESUMABLE_MODEL_TYPES and not is_lora(self.backbone)
 
     def blocks(self) -> nn.ModuleList:
         """The backbone's repeated blocks, found once (not registered twice as submodules)."""
