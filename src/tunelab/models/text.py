@@ -77,7 +77,7 @@ class TextClassifier(nn.Module):
     @property
     def resumable(self) -> bool:
         """Whether :meth:`hidden_before` / :meth:`forward_from` know this backbone's blocks."""
-        from tunelab.strategies.lora import is_lora  # strategies build on models: no cycle
+        from tunelab.strategies.lora import is_lora  # local: strategies import this package
 
         model_type = getattr(self.backbone.config, "model_type", None)
         return model_type in RESUMABLE_MODEL_TYPES and not is_lora(self.backbone)
