@@ -13,6 +13,7 @@ from tunelab.errors import ModelError
 from tunelab.layers import find_block_list
 from tunelab.models.head import ClassificationHead
 from tunelab.models.registry import ModelSpec, register_model, resolve_model_path
+from tunelab.strategies.lora import is_lora
 
 
 def _minilm_path() -> Path:
@@ -77,8 +78,6 @@ class TextClassifier(nn.Module):
     @property
     def resumable(self) -> bool:
         """Whether :meth:`hidden_before` / :meth:`forward_from` know this backbone's blocks."""
-        from tunelab.strategies.lora import is_lora  # local: strategies import this package
-
         model_type = getattr(self.backbone.config, "model_type", None)
         return model_type in RESUMABLE_MODEL_TYPES and not is_lora(self.backbone)
 
