@@ -170,7 +170,7 @@ def predict(
     if not inputs:
         raise TunelabError("predict: give texts as arguments or --input FILE")
     predictor = load(run_dir)
-    key = "image" if getattr(predictor, "task", "") == "image_classification" else "text"
+    key = "image" if predictor.task == "image_classification" else "text"
     for text, pred in zip(inputs, predictor.predict(inputs), strict=True):
         sys.stdout.write(
             json.dumps({key: text, "label": pred.label, "probabilities": pred.probabilities}) + "\n"

@@ -26,7 +26,7 @@ def evaluate_run(
         DataError: missing columns, or labels the model was never trained on.
     """
     predictor = load(run_dir)
-    if getattr(predictor, "task", "text_classification") == "image_classification":
+    if predictor.task == "image_classification":
         from tunelab.tasks.image import evaluate_images
 
         return evaluate_images(predictor, Path(run_dir), data, label_column, latency_samples)

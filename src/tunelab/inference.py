@@ -35,6 +35,8 @@ class Prediction:
 class Predictor:
     """A trained classifier with its tokenizer and labels, ready for batched inference."""
 
+    task = "text_classification"  # as ImagePredictor.task: callers branch on it
+
     def __init__(
         self,
         model: TextClassifier,

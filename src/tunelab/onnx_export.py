@@ -126,7 +126,7 @@ def _exportable(predictor: Any) -> torch.nn.Module:
 
 def _samples(predictor: Any) -> list[dict[str, torch.Tensor]]:
     """Two input batches of different shapes (batch size and, for text, length)."""
-    if getattr(predictor, "task", "text_classification") == "image_classification":
+    if predictor.task == "image_classification":
         size = predictor.preprocessing.size
         generator = torch.Generator().manual_seed(0)
         return [

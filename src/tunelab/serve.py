@@ -56,7 +56,7 @@ def create_app(run_dir: str | Path, device: str = "cpu"):
     def health() -> dict:
         return {"status": "ok"}
 
-    task = getattr(predictor, "task", "text_classification")
+    task = predictor.task
 
     @app.get("/info")
     def info() -> dict:
