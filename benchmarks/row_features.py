@@ -16,18 +16,20 @@ import torch
 from common import BATCH_SIZE, MAX_LENGTH, BenchData, Row, Sizes, model_path, ratio_row, timed
 from sides import encode
 
-from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
+from tunelab.config import TrainConfig
 from tunelab.features import compute_features
 from tunelab.models.head import ClassificationHead
-from tunelab.models.text import build_text_classifier
-from tunelab.strategies import apply_strategy
+from tunelab.strategies import apply_strategy, strategy_config
+from tunelab.tasks.classification import ClassificationObjective
+from tunelab.tasks.text.config import TextModelConfig
+from tunelab.tasks.text.model import build_text_classifier
 from tunelab.trainer import Trainer
 
 
 def run(data: BenchData, sizes: Sizes, log) -> list[Row]:
     """Time both sides once each (each is already ``trials x epochs`` of work)."""
     model, tokenizer, _ = build_text_classifier(
-        ModelConfig(name=str(model_path()), max_length=MAX_LENGTH), len(data.labels)
+        TextModelConfig(name=str(model_path()), max_length=MAX_LENGTH), len(data.labels)
     )
     train, val = encode(tokenizer, data.head_train), encode(tokenizer, data.head_val)
     head_lrs = np.geomspace(3e-4, 3e-2, sizes.trials).tolist()
@@ -83,7 +85,7 @@ def _trial(model, data: BenchData, sizes: Sizes, head_lr: float, train, val) -> 
     """Train a fresh head (backbone frozen) for ``head_epochs`` epochs."""
     torch.manual_seed(0)
     model.head = ClassificationHead(model.head.net[-1].in_features, len(data.labels))
-    _, groups, plans = apply_strategy(model, StrategyConfig(name="feature_extraction"))
+    _, groups, plans = apply_strategy(model, strategy_config("feature_extraction"))
     cfg = TrainConfig(
         epochs=sizes.head_epochs,
         batch_size=BATCH_SIZE,
@@ -91,4 +93,4 @@ def _trial(model, data: BenchData, sizes: Sizes, head_lr: float, train, val) -> 
         device="cpu",
         early_stopping={"enabled": False},
     )
-    Trainer(model, groups, plans, cfg, train, val, data.labels).fit()
+    Trainer(model, groups, plans, cfg, train, val, ClassificationObjective(data.labels)).fit()

@@ -15,8 +15,9 @@ import numpy as np
 from common import MAX_LENGTH, BenchData, Row, Sizes, model_path, ratio_row
 
 import tunelab
-from tunelab.config import Config, ModelConfig
-from tunelab.export import save_model
+from tunelab.config import Config
+from tunelab.tasks.text.config import TextModelConfig
+from tunelab.tasks.text.save import save_model
 
 
 def run(data: BenchData, sizes: Sizes, trained, log) -> list[Row]:
@@ -24,7 +25,7 @@ def run(data: BenchData, sizes: Sizes, trained, log) -> list[Row]:
     from transformers import pipeline
 
     folder = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    cfg = Config(model=ModelConfig(name=str(model_path()), max_length=MAX_LENGTH))
+    cfg = Config(model=TextModelConfig(name=str(model_path()), max_length=MAX_LENGTH))
     full = trained.tunelab_full
     save_model(folder / "run" / "model", full.model, full.tokenizer, data.labels, cfg, model_path())
     trained.hf_model.save_pretrained(str(folder / "hf"))

@@ -9,10 +9,12 @@ import torch
 from common import BATCH_SIZE, LR, MAX_LENGTH, BenchData, model_path, timed
 
 from tunelab.batching import TokenBatches
-from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
-from tunelab.models.text import build_text_classifier
+from tunelab.config import TrainConfig
 from tunelab.prefix_cache import FrozenPrefixCache
-from tunelab.strategies import apply_strategy
+from tunelab.strategies import apply_strategy, strategy_config
+from tunelab.tasks.classification import ClassificationObjective
+from tunelab.tasks.text.config import TextModelConfig
+from tunelab.tasks.text.model import build_text_classifier
 from tunelab.trainer import Trainer
 
 
@@ -52,9 +54,11 @@ def train_tunelab(
 
     set_seed(seed)
     model, tokenizer, _ = build_text_classifier(
-        ModelConfig(name=str(model_path()), max_length=MAX_LENGTH), len(data.labels)
+        TextModelConfig(name=str(model_path()), max_length=MAX_LENGTH), len(data.labels)
     )
-    plan_maker, groups, plans = apply_strategy(model, StrategyConfig(name=strategy, k=k))
+    plan_maker, groups, plans = apply_strategy(
+        model, strategy_config(strategy, **({"k": k} if strategy == "top_k" else {}))
+    )
     train, val = encode(tokenizer, data.train), encode(tokenizer, data.val)
     cache = FrozenPrefixCache(model, groups, train, val) if prefix_cache else None
     cfg = TrainConfig(
@@ -72,7 +76,7 @@ def train_tunelab(
         cfg,
         train,
         val,
-        data.labels,
+        ClassificationObjective(data.labels),
         callbacks=[*plan_maker.callbacks(groups, plans), *([cache] if cache else [])],
     )
     seconds, _ = timed(trainer.fit)
@@ -125,7 +129,7 @@ def train_hf(data: BenchData, steps: int, seed: int = 0):
 @torch.inference_mode()
 def predict_tunelab(model, tokenizer, labels: list[str], texts: list[str]) -> list[int]:
     """Predicted class ids through tunelab's batched, length-sorted ``Predictor``."""
-    from tunelab.inference import Predictor
+    from tunelab.tasks.text.predictor import Predictor
 
     probs = Predictor(model, tokenizer, labels, MAX_LENGTH).predict_proba(texts)
     model.train()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+
+from tunelab.tasks.image.config import ImageDataConfig
+from tunelab.tasks.image.transforms import ImagePreprocessing
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -149,14 +153,14 @@ def tiny_setup(model_dir: Path, strategy_cfg, n_per_class: int = 8) -> TinySetup
     import torch
 
     from tunelab.batching import TokenBatches
-    from tunelab.config import ModelConfig
-    from tunelab.models.text import build_text_classifier
     from tunelab.strategies import apply_strategy
+    from tunelab.tasks.text.config import TextModelConfig
+    from tunelab.tasks.text.model import build_text_classifier
 
     torch.manual_seed(0)
     frame = make_texts(n_per_class)
     labels = sorted(frame["label"].unique())
-    model, tokenizer, _ = build_text_classifier(ModelConfig(name=str(model_dir)), len(labels))
+    model, tokenizer, _ = build_text_classifier(TextModelConfig(name=str(model_dir)), len(labels))
     strategy, groups, plans = apply_strategy(model, strategy_cfg)
     ids = [labels.index(v) for v in frame["label"]]
     data = TokenBatches.from_texts(tokenizer, frame["text"], ids, 32)
@@ -219,3 +223,36 @@ def train_tiny_text_run(model_dir: Path, root: Path, strategy: str = "top_k", **
         "train": {"epochs": 1, "batch_size": 8, "device": "cpu", **train},
     }
     return tunelab.fine_tune(config, root / "run").run_dir
+
+
+IMAGE_PRE = ImagePreprocessing(24, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str, str | bytes], str]:
+    """Write text (UTF-8, newlines kept as given) or bytes; return the path as a string."""
+
+    def write(name: str, content: str | bytes) -> str:
+        path = tmp_path / name
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path.write_bytes(data)
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def write_rows(tmp_path: Path) -> Callable[..., str]:
+    """Write ``(text, label)`` rows as a CSV with a ``text,label`` header; return the path."""
+
+    def write(name: str, rows: list[tuple[object, object]], columns=("text", "label")) -> str:
+        path = tmp_path / name
+        pd.DataFrame(rows, columns=list(columns)).to_csv(path, index=False)
+        return str(path)
+
+    return write
+
+
+def image_cfg(train: str, **kw) -> ImageDataConfig:
+    """An image ``data`` section on ``train`` with 20% validation and 20% test."""
+    return ImageDataConfig(train=train, val_fraction=0.2, test_fraction=0.2, **kw)

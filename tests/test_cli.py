@@ -8,9 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.conftest import make_texts
 from tunelab.cli import app
-
-from .conftest import make_texts
 
 runner = CliRunner()
 

@@ -11,9 +11,9 @@ import pytest
 import tunelab
 from tunelab.config import load_config
 from tunelab.continual import add_replay, earlier_splits, replay_rows
-from tunelab.data.prepare import TextSplits
 from tunelab.errors import ConfigError
 from tunelab.tasks import get_task
+from tunelab.tasks.text.data import TextSplits
 
 LABELS = ["a"] * 10 + ["b"] * 4 + ["c"] * 1
 
@@ -57,7 +57,7 @@ def test_replayed_examples_never_include_new_validation_or_test_texts(first_run)
 
 
 def test_continual_run_with_replay_trains_on_old_and_new_examples(first_run, tiny_config, tmp_path):
-    from .conftest import make_texts
+    from tests.conftest import make_texts
 
     new_data = tmp_path / "new.csv"
     make_texts(6, seed=9).to_csv(new_data, index=False)

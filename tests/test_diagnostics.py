@@ -34,11 +34,34 @@ def test_no_overfitting_when_curves_are_healthy():
     )
 
 
+F1 = d.Target("f1_macro", "max")
+
+
+def _scores(name, mean, std, metric="f1_macro"):
+    return {"strategy": name, f"{metric}_mean": mean, f"{metric}_std": std}
+
+
 def test_negative_transfer_respects_noise():
-    assert d.negative_transfer_flag("lora", 0.60, 0.01, 0.62, 0.01) is not None
-    assert d.negative_transfer_flag("full", 0.80, 0.01, 0.60, 0.02) is None
+    flag = d.negative_transfer_flag(_scores("lora", 0.60, 0.01), _scores("s", 0.62, 0.01), F1)
+    assert flag is not None
+    assert d.negative_transfer_flag(_scores("full", 0.8, 0.01), _scores("s", 0.6, 0.02), F1) is None
     # scratch 1.5 pt below with 2 pt of seed noise: still a tie, so flagged
-    assert d.negative_transfer_flag("top_k", 0.700, 0.02, 0.685, 0.02) is not None
+    tie = d.negative_transfer_flag(_scores("top_k", 0.7, 0.02), _scores("s", 0.685, 0.02), F1)
+    assert tie is not None
+
+
+def test_negative_transfer_on_a_metric_where_lower_is_better():
+    loss = d.Target("loss", "min")
+    worse = d.negative_transfer_flag(
+        _scores("lora", 2.0, 0, "loss"), _scores("s", 1.5, 0, "loss"), loss
+    )
+    assert worse is not None and worse.numbers["scratch_loss"] == 1.5
+    assert (
+        d.negative_transfer_flag(
+            _scores("full", 1.0, 0, "loss"), _scores("s", 1.5, 0, "loss"), loss
+        )
+        is None
+    )
 
 
 def test_cka_is_one_for_rotations_and_low_for_unrelated():
@@ -60,8 +83,8 @@ def test_forgetting_flag_on_old_test_set():
 def _row(name, f1, seconds, std=0.0):
     return {
         "strategy": name,
-        "f1_macro_mean": f1,
-        "f1_macro_std": std,
+        "val_f1_macro_mean": f1,
+        "val_f1_macro_std": std,
         "train_seconds_mean": seconds,
     }
 
@@ -73,11 +96,15 @@ def test_recommendation_prefers_cheaper_within_noise():
         _row("feature_extraction", 0.70, 5),
         _row("scratch", 0.9, 1),
     ]
-    rec = d.recommend(rows)
+    rec = d.recommend(rows, F1)
     assert rec["strategy"] == "top_k"
-    assert rec["reason"] == "within 0.3 pt of full at 35% of the time"
+    assert rec["reason"] == "within 0.3 pt of full (validation f1_macro) at 35% of the time"
 
 
 def test_recommendation_of_clear_winner():
-    rec = d.recommend([_row("full", 0.85, 100), _row("top_k", 0.80, 35)])
-    assert rec == {"strategy": "full", "reason": "highest macro-F1 (0.850), 5.0 pt above top_k"}
+    rec = d.recommend([_row("full", 0.85, 100), _row("top_k", 0.80, 35)], F1)
+    assert rec == {
+        "strategy": "full",
+        "reason": "best validation f1_macro (0.850), 5.0 pt above top_k",
+        "metric": "f1_macro",
+    }

@@ -37,11 +37,10 @@ def test_feature_extraction_matches_logistic_regression(demo_config, tmp_path):
     """The cached-feature head lands within 2 points of sklearn on the same embeddings."""
     from sklearn.linear_model import LogisticRegression
 
-    from tunelab.data import prepare_text_data
-    from tunelab.representation import embed_texts
+    from tunelab.tasks.text.data import prepare_text_data
+    from tunelab.tasks.text.representation import embed_texts
 
-    cfg = demo_config.model_copy(deep=True)
-    cfg.strategy.name = "feature_extraction"
+    cfg = demo_config.with_strategy("feature_extraction")
     cfg.model.head.dropout = 0.0
     cfg.train.epochs, cfg.train.head_lr, cfg.train.batch_size = 40, 5e-3, 32
     cfg.train.early_stopping.enabled = False

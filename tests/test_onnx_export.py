@@ -8,11 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 import tunelab
+from tests.conftest import train_tiny_text_run
 from tunelab.cli import app
 from tunelab.errors import TunelabError
 from tunelab.onnx_export import export_onnx
-
-from .conftest import train_tiny_text_run
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ import pytest
 import torch
 from rich.console import Console
 
+from tests.conftest import step_config, tiny_setup
 from tunelab import prefix_cache
 from tunelab.batching import TokenBatches
-from tunelab.config import StrategyConfig, TrainConfig, load_config
+from tunelab.config import TrainConfig, load_config
 from tunelab.errors import ConfigError
 from tunelab.prefix_cache import (
     FrozenPrefixCache,
@@ -21,15 +22,14 @@ from tunelab.prefix_cache import (
     frozen_prefix_groups,
     prefix_cache_callbacks,
 )
-from tunelab.strategies import create_strategy
+from tunelab.strategies import create_strategy, strategy_config
+from tunelab.tasks.classification import ClassificationObjective
 from tunelab.trainer import Trainer
-
-from .conftest import step_config, tiny_setup
 
 LOSS_TOL = 1e-5
 
 
-def _model(tiny_model_dir, strategy_cfg: StrategyConfig):
+def _model(tiny_model_dir, strategy_cfg):
     setup = tiny_setup(tiny_model_dir, strategy_cfg, n_per_class=12)
     return setup.model, setup.groups, setup.plans, setup.strategy, setup.data, setup.labels
 
@@ -37,10 +37,12 @@ def _model(tiny_model_dir, strategy_cfg: StrategyConfig):
 def _one_step_trainer(model, groups, plans, data, labels, cache) -> Trainer:
     """A trainer driven by hand (``cache.sync``), with the cache as its only callback."""
     cfg = TrainConfig(max_steps=1, device="cpu")
-    return Trainer(model, groups, plans, cfg, data, data, labels, callbacks=[cache])
+    return Trainer(
+        model, groups, plans, cfg, data, data, ClassificationObjective(labels), callbacks=[cache]
+    )
 
 
-def _train(tiny_model_dir, strategy_cfg: StrategyConfig, cached: bool, epochs: int = 2, **train):
+def _train(tiny_model_dir, strategy_cfg, cached: bool, epochs: int = 2, **train):
     model, groups, plans, strategy, data, labels = _model(tiny_model_dir, strategy_cfg)
     callbacks = strategy.callbacks(groups, plans)
     cache = FrozenPrefixCache(model, groups, data, data, batch_size=16) if cached else None
@@ -52,7 +54,7 @@ def _train(tiny_model_dir, strategy_cfg: StrategyConfig, cached: bool, epochs: i
         cfg,
         data,
         data,
-        labels,
+        ClassificationObjective(labels),
         callbacks=[*callbacks, *([cache] if cache else [])],
     )
     trainer.fit()
@@ -65,7 +67,7 @@ def _losses(trainer) -> list[float]:
 
 @pytest.mark.parametrize("start_block", [0, 1, 2])
 def test_forward_from_matches_the_full_forward(tiny_model_dir, start_block):
-    model, _, _, _, data, _ = _model(tiny_model_dir, StrategyConfig(name="full"))
+    model, _, _, _, data, _ = _model(tiny_model_dir, strategy_config("full"))
     model.eval()
     batch = data.collate(list(range(6)))
     batch.pop("labels")
@@ -78,7 +80,7 @@ def test_forward_from_matches_the_full_forward(tiny_model_dir, start_block):
 
 
 def test_prefix_batches_keep_the_token_batches_plan(tiny_model_dir):
-    model, _, _, _, data, _ = _model(tiny_model_dir, StrategyConfig(name="top_k", k=1))
+    model, _, _, _, data, _ = _model(tiny_model_dir, strategy_config("top_k", k=1))
     states = compute_prefix_states(model, data, start_block=1, batch_size=5)
     cached = PrefixBatches(states, data.labels)
     assert cached.lengths == data.lengths
@@ -92,7 +94,7 @@ def test_prefix_batches_keep_the_token_batches_plan(tiny_model_dir):
 
 
 def test_top_k_cached_losses_match_recomputing(tiny_model_dir):
-    cfg = StrategyConfig(name="top_k", k=1)
+    cfg = strategy_config("top_k", k=1)
     recomputed, model_a, _, _ = _train(tiny_model_dir, cfg, cached=False)
     cached, model_b, _, cache = _train(tiny_model_dir, cfg, cached=True)
     assert isinstance(cached.train_data, PrefixBatches) and cache.cut == 2
@@ -109,7 +111,7 @@ def test_top_k_cached_losses_match_recomputing(tiny_model_dir):
 
 def test_gradual_unfreeze_recomputes_at_the_new_cut(tiny_model_dir):
     """Each phase moves the cut down one group; the cache follows, then full tokens."""
-    cfg = StrategyConfig(name="gradual_unfreeze")
+    cfg = strategy_config("gradual_unfreeze")
     recomputed, _, _, _ = _train(tiny_model_dir, cfg, cached=False, epochs=4)
     cached, _, groups, cache = _train(tiny_model_dir, cfg, cached=True, epochs=4)
     assert _losses(cached) == pytest.approx(_losses(recomputed), abs=LOSS_TOL)
@@ -119,7 +121,7 @@ def test_gradual_unfreeze_recomputes_at_the_new_cut(tiny_model_dir):
 
 def test_moving_the_cut_invalidates_the_cache(tiny_model_dir):
     model, groups, plans, strategy, data, labels = _model(
-        tiny_model_dir, StrategyConfig(name="gradual_unfreeze")
+        tiny_model_dir, strategy_config("gradual_unfreeze")
     )
     cache = FrozenPrefixCache(model, groups, data, data, batch_size=16)
     trainer = _one_step_trainer(model, groups, plans, data, labels, cache)
@@ -140,8 +142,8 @@ def test_moving_the_cut_invalidates_the_cache(tiny_model_dir):
 @pytest.mark.parametrize(
     ("cfg", "trained"),
     [
-        (StrategyConfig(name="top_k", k=1), {"layer.1", "head"}),
-        (StrategyConfig(name="gradual_unfreeze", unfreeze_every_steps=1), {"layer.1", "head"}),
+        (strategy_config("top_k", k=1), {"layer.1", "head"}),
+        (strategy_config("gradual_unfreeze", unfreeze_every_steps=1), {"layer.1", "head"}),
     ],
 )
 def test_only_planned_params_change_with_the_cache(tiny_model_dir, cfg, trained):
@@ -155,7 +157,7 @@ def test_only_planned_params_change_with_the_cache(tiny_model_dir, cfg, trained)
         train,
         data,
         data,
-        labels,
+        ClassificationObjective(labels),
         callbacks=[*strategy.callbacks(groups, plans), cache],
     )
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -167,7 +169,7 @@ def test_only_planned_params_change_with_the_cache(tiny_model_dir, cfg, trained)
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_half_precision_storage_stays_close(tiny_model_dir, dtype):
-    model, _, _, _, data, _ = _model(tiny_model_dir, StrategyConfig(name="top_k", k=1))
+    model, _, _, _, data, _ = _model(tiny_model_dir, strategy_config("top_k", k=1))
     exact = compute_prefix_states(model, data, 1, 16)
     half = compute_prefix_states(model, data, 1, 16, dtype=prefix_cache.DTYPES[dtype])
     assert half.packed.dtype == prefix_cache.DTYPES[dtype]
@@ -176,7 +178,7 @@ def test_half_precision_storage_stays_close(tiny_model_dir, dtype):
 
 
 def test_large_caches_go_to_a_memory_mapped_file(tiny_model_dir, tmp_path, monkeypatch):
-    model, _, _, _, data, _ = _model(tiny_model_dir, StrategyConfig(name="top_k", k=1))
+    model, _, _, _, data, _ = _model(tiny_model_dir, strategy_config("top_k", k=1))
     in_memory = compute_prefix_states(model, data, 1, 16)
     monkeypatch.setattr(prefix_cache, "PREFIX_CACHE_MEMORY_BYTES", 0)
     on_disk = compute_prefix_states(model, data, 1, 16, spill_dir=tmp_path)
@@ -186,9 +188,7 @@ def test_large_caches_go_to_a_memory_mapped_file(tiny_model_dir, tmp_path, monke
 
 
 def test_nondeterministic_frozen_part_falls_back(tiny_model_dir):
-    model, groups, plans, _, data, labels = _model(
-        tiny_model_dir, StrategyConfig(name="top_k", k=1)
-    )
+    model, groups, plans, _, data, labels = _model(tiny_model_dir, strategy_config("top_k", k=1))
     groups[0].modules = []  # set_train_mode would leave the embeddings' dropout on
     console = Console(record=True, width=200)
     cache = FrozenPrefixCache(model, groups, data, data, console=console)
@@ -202,14 +202,17 @@ def test_nondeterministic_frozen_part_falls_back(tiny_model_dir):
 
 
 def test_auto_skips_what_it_cannot_cache(tiny_model_dir, monkeypatch):
-    model, groups, plans, _, data, _ = _model(tiny_model_dir, StrategyConfig(name="top_k", k=1))
+    model, groups, plans, _, data, _ = _model(tiny_model_dir, strategy_config("top_k", k=1))
     sources = {"train": data, "validation": data}
     console = Console(record=True, width=200)
     auto = load_config(None, ["strategy.name=top_k"])
     assert len(prefix_cache_callbacks(auto, model, plans, groups, sources, console)) == 1
     off = load_config(None, ["strategy.prefix_cache=off"])
     assert prefix_cache_callbacks(off, model, plans, groups, sources, console) == []
-    full = load_config(None, ["strategy.name=full", "strategy.prefix_cache=on"])
+    with pytest.raises(ConfigError, match="not a key of strategy 'full'"):
+        load_config(None, ["strategy.name=full", "strategy.prefix_cache=on"])
+    # top_k over every backbone group freezes nothing below it
+    full = load_config(None, ["strategy.k=3", "strategy.prefix_cache=on"])
     full_plans = create_strategy(full.strategy).plan(groups)
     with pytest.raises(ConfigError, match="freezes no bottom"):
         prefix_cache_callbacks(full, model, full_plans, groups, sources, console)

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 import tunelab
+from tests.conftest import make_texts
 from tunelab.callbacks import Callback
 from tunelab.errors import RunDirError
-
-from .conftest import make_texts
 
 
 class _Interrupt(Callback):
@@ -127,7 +126,7 @@ def test_lora_adapter_and_head_reload_together(tiny_config, tmp_path):
 
 def _reloaded_test_accuracy(result) -> float:
     """Accuracy of the reloaded model on the run's own test split."""
-    from tunelab.data import prepare_text_data
+    from tunelab.tasks.text.data import prepare_text_data
 
     test = prepare_text_data(result.config.data, seed=result.config.data.seed).test
     predictions = tunelab.load(result.run_dir).predict(test["text"].tolist())

@@ -10,9 +10,8 @@ import tunelab
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from tests.conftest import train_tiny_text_run  # noqa: E402
 from tunelab.serve import create_app  # noqa: E402
-
-from .conftest import train_tiny_text_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,23 @@ import pytest
 import torch
 
 from tunelab.acceleration import intra_op_threads, resolve_mixed_precision
-from tunelab.config import ModelConfig, StrategyConfig, TrainConfig
-from tunelab.fused_encoder import FusedClassifier, fuse_for_inference
-from tunelab.inference import Predictor
+from tunelab.config import TrainConfig
 from tunelab.layers import set_train_mode
 from tunelab.metrics import classification_metrics
-from tunelab.models.text import build_text_classifier
 from tunelab.optim import build_optimizer, build_param_groups
-from tunelab.strategies import apply_strategy
+from tunelab.strategies import apply_strategy, strategy_config
+from tunelab.tasks.classification import ClassificationObjective
+from tunelab.tasks.text.config import TextModelConfig
+from tunelab.tasks.text.fused_encoder import FusedClassifier, fuse_for_inference
+from tunelab.tasks.text.model import build_text_classifier
+from tunelab.tasks.text.predictor import Predictor
 
 TEXTS = ["pizza and pasta today", "the team lost the match", "my router and wifi", "a"]
 
 
 def _classifier(path, pooling: str = "mean"):
     torch.manual_seed(0)
-    model, tokenizer, _ = build_text_classifier(ModelConfig(name=str(path), pooling=pooling), 3)
+    model, tokenizer, _ = build_text_classifier(TextModelConfig(name=str(path), pooling=pooling), 3)
     return model.eval(), tokenizer
 
 
@@ -122,7 +124,7 @@ def test_metrics_match_scikit_learn():
 
 def test_adamw_is_fused(tiny_model_dir):
     model, _ = _classifier(tiny_model_dir)
-    _, groups, plans = apply_strategy(model, StrategyConfig(name="full"))
+    _, groups, plans = apply_strategy(model, strategy_config("full"))
     cfg = TrainConfig()
     optimizer = build_optimizer(build_param_groups(model, groups, plans, cfg), cfg)
     assert optimizer.defaults["fused"] is True
@@ -133,9 +135,17 @@ def test_evaluate_keeps_frozen_groups_in_eval_mode(tiny_model_dir):
     from tunelab.trainer import Trainer
 
     model, tokenizer = _classifier(tiny_model_dir)
-    _, groups, plans = apply_strategy(model, StrategyConfig(name="top_k", k=1))
+    _, groups, plans = apply_strategy(model, strategy_config("top_k", k=1))
     data = TokenBatches.from_texts(tokenizer, TEXTS, [0, 1, 2, 0], 16)
-    trainer = Trainer(model, groups, plans, TrainConfig(device="cpu"), data, data, ["a", "b", "c"])
+    trainer = Trainer(
+        model,
+        groups,
+        plans,
+        TrainConfig(device="cpu"),
+        data,
+        data,
+        ClassificationObjective(["a", "b", "c"]),
+    )
     set_train_mode(model, groups)
     modes = [m.training for m in model.modules()]
     trainer.evaluate(data)

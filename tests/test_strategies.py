@@ -6,20 +6,26 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tunelab.config import StrategyConfig
-from tunelab.strategies import strategy_names
+from tests.conftest import step_config, tiny_setup
+from tunelab.strategies import strategy_config, strategy_names
+from tunelab.tasks.classification import ClassificationObjective
 from tunelab.trainer import Trainer
 
-from .conftest import step_config, tiny_setup
 
-
-def _setup(tiny_model_dir, strategy_cfg: StrategyConfig, steps: int = 1):
+def _setup(tiny_model_dir, strategy_cfg, steps: int = 1):
     setup = tiny_setup(tiny_model_dir, strategy_cfg)
     model, strategy, groups, plans = setup.model, setup.strategy, setup.groups, setup.plans
     data, labels = setup.data, setup.labels
     cfg = step_config(max_steps=steps)
     trainer = Trainer(
-        model, groups, plans, cfg, data, data, labels, callbacks=strategy.callbacks(groups, plans)
+        model,
+        groups,
+        plans,
+        cfg,
+        data,
+        data,
+        ClassificationObjective(labels),
+        callbacks=strategy.callbacks(groups, plans),
     )
     return model, groups, trainer
 
@@ -42,7 +48,7 @@ def test_all_six_strategies_registered():
 
 
 def test_groups_of_tiny_bert(tiny_model_dir):
-    model, groups, _ = _setup(tiny_model_dir, StrategyConfig(name="full"))
+    model, groups, _ = _setup(tiny_model_dir, strategy_config("full"))
     assert [g.name for g in groups] == ["embeddings", "layer.0", "layer.1", "head"]
     assert sum(g.num_params for g in groups) == sum(p.numel() for p in model.parameters())
 
@@ -50,12 +56,12 @@ def test_groups_of_tiny_bert(tiny_model_dir):
 @pytest.mark.parametrize(
     ("cfg", "trained"),
     [
-        (StrategyConfig(name="feature_extraction"), {"head"}),
-        (StrategyConfig(name="top_k", k=1), {"layer.1", "head"}),
-        (StrategyConfig(name="top_k", k=2), {"layer.0", "layer.1", "head"}),
-        (StrategyConfig(name="full"), {"embeddings", "layer.0", "layer.1", "head"}),
-        (StrategyConfig(name="discriminative_lr"), {"embeddings", "layer.0", "layer.1", "head"}),
-        (StrategyConfig(name="gradual_unfreeze"), {"head"}),
+        (strategy_config("feature_extraction"), {"head"}),
+        (strategy_config("top_k", k=1), {"layer.1", "head"}),
+        (strategy_config("top_k", k=2), {"layer.0", "layer.1", "head"}),
+        (strategy_config("full"), {"embeddings", "layer.0", "layer.1", "head"}),
+        (strategy_config("discriminative_lr"), {"embeddings", "layer.0", "layer.1", "head"}),
+        (strategy_config("gradual_unfreeze"), {"head"}),
     ],
 )
 def test_only_planned_params_change(tiny_model_dir, cfg, trained):
@@ -64,7 +70,7 @@ def test_only_planned_params_change(tiny_model_dir, cfg, trained):
 
 
 def test_gradual_unfreeze_by_steps_reaches_next_group(tiny_model_dir):
-    cfg = StrategyConfig(name="gradual_unfreeze", unfreeze_every_steps=1)
+    cfg = strategy_config("gradual_unfreeze", unfreeze_every_steps=1)
     model, groups, trainer = _setup(tiny_model_dir, cfg, steps=2)
     changed = _changed_after_fit(model, trainer)
     # step 1 trains the head; then layer.1 is unfrozen; step 2 trains it too.
@@ -73,7 +79,7 @@ def test_gradual_unfreeze_by_steps_reaches_next_group(tiny_model_dir):
 
 
 def test_lora_changes_only_adapters_and_head(tiny_model_dir):
-    model, groups, trainer = _setup(tiny_model_dir, StrategyConfig(name="lora"))
+    model, groups, trainer = _setup(tiny_model_dir, strategy_config("lora"))
     changed = _changed_after_fit(model, trainer)
     head = _names(model, groups, {"head"})
     assert head <= changed
@@ -84,9 +90,7 @@ def test_lora_changes_only_adapters_and_head(tiny_model_dir):
 
 
 def test_discriminative_lr_scales(tiny_model_dir):
-    _, groups, trainer = _setup(
-        tiny_model_dir, StrategyConfig(name="discriminative_lr", lr_decay=0.5)
-    )
+    _, groups, trainer = _setup(tiny_model_dir, strategy_config("discriminative_lr", lr_decay=0.5))
     lrs = {g["group"]: g["lr"] for g in trainer.optimizer.param_groups}
     assert lrs["layer.1"] == pytest.approx(1e-2)
     assert lrs["layer.0"] == pytest.approx(5e-3)
@@ -98,13 +102,13 @@ def test_top_k_larger_than_backbone_is_a_config_error(tiny_model_dir):
     from tunelab.errors import ConfigError
 
     with pytest.raises(ConfigError, match="strategy.k=5"):
-        _setup(tiny_model_dir, StrategyConfig(name="top_k", k=5))
+        _setup(tiny_model_dir, strategy_config("top_k", k=5))
 
 
 def test_frozen_groups_stay_in_eval_mode(tiny_model_dir):
     from tunelab.layers import set_train_mode
 
-    model, groups, _ = _setup(tiny_model_dir, StrategyConfig(name="top_k", k=1))
+    model, groups, _ = _setup(tiny_model_dir, strategy_config("top_k", k=1))
     set_train_mode(model, groups)
     assert not model.backbone.embeddings.training
     assert not model.backbone.encoder.layer[0].training
@@ -112,7 +116,7 @@ def test_frozen_groups_stay_in_eval_mode(tiny_model_dir):
 
 
 def test_lora_adapters_train_at_scaled_lr(tiny_model_dir):
-    cfg = StrategyConfig(name="lora", lora={"lr_scale": 4.0})
+    cfg = strategy_config("lora", lora={"lr_scale": 4.0})
     _, _, trainer = _setup(tiny_model_dir, cfg)
     lrs = {g["group"]: g["lr"] for g in trainer.optimizer.param_groups}
     assert lrs["layer.0"] == lrs["layer.1"] == pytest.approx(4e-2)

@@ -24,8 +24,8 @@ _EXPORTS = {
     "load_config": "tunelab.config",
     "TunelabError": "tunelab.errors",
     "search": "tunelab.hpsearch",
-    "Predictor": "tunelab.inference",
     "load": "tunelab.inference",
+    "task_names": "tunelab.tasks",
     "list_models": "tunelab.models",
     "RunResult": "tunelab.run",
     "fine_tune": "tunelab.run",
@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from tunelab.config import Config, load_config
     from tunelab.errors import TunelabError
     from tunelab.hpsearch import search
-    from tunelab.inference import Predictor, load
+    from tunelab.inference import load
     from tunelab.models import list_models
     from tunelab.run import RunResult, fine_tune
+    from tunelab.tasks import task_names
 
 
 def __getattr__(name: str) -> Any:
@@ -66,7 +67,6 @@ def __dir__() -> list[str]:
 __all__ = [
     "CompareResult",
     "Config",
-    "Predictor",
     "RunResult",
     "TunelabError",
     "compare",
@@ -75,5 +75,6 @@ __all__ = [
     "load",
     "load_config",
     "search",
+    "task_names",
 ]
 __version__ = "0.1.0"

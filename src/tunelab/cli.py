@@ -94,14 +94,15 @@ def run(
 
 
 def print_metrics(metrics: dict) -> None:
-    """The final metrics table of a run."""
+    """The final metrics table of a run: every metric its objective reports."""
     table = Table(title="results")
     table.add_column("metric")
     table.add_column("validation", justify="right")
     table.add_column("test", justify="right")
-    for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "loss"):
+    for spec in metrics["objective"]["metrics"]:
+        key = spec["name"]
         table.add_row(
-            key,
+            spec["label"],
             f"{metrics['validation'].get(key, float('nan')):.4f}",
             f"{metrics['test'].get(key, float('nan')):.4f}",
         )
@@ -122,30 +123,24 @@ def print_metrics(metrics: dict) -> None:
 @user_errors
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
-    data: Annotated[str, typer.Option("--data", help="labelled CSV/JSONL file")],
+    data: Annotated[str, typer.Option("--data", help="labelled source (file, folder, ...)")],
     text_column: Annotated[str | None, typer.Option(help="default: the run's")] = None,
     label_column: Annotated[str | None, typer.Option(help="default: the run's")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Evaluate a run's model on a labelled file."""
+    """Evaluate a run's model on a labelled source."""
     from tunelab.evaluation import evaluate_run
 
-    metrics = evaluate_run(run_dir, data, text_column, label_column)
+    metrics = evaluate_run(run_dir, data, {"text": text_column, "label": label_column})
     if json_out:
         typer.echo(json.dumps(metrics, indent=2))
         return
     table = Table(title=f"{run_dir} on {data} (n={metrics['n']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in (
-        "accuracy",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "latency_ms_p50",
-        "latency_ms_p95",
-    ):
-        table.add_row(key, f"{metrics[key]:.4f}")
+    for key, value in metrics.items():
+        if isinstance(value, int | float) and key != "n":
+            table.add_row(key, f"{value:.4f}")
     console.print(table)
 
 
@@ -163,18 +158,18 @@ def predict(
         ),
     ] = None,
 ) -> None:
-    """Predict labels; one JSON line per text: text, label, probabilities."""
-    from tunelab.inference import load, read_texts
+    """Predict; one JSON line per input: the input and the prediction (label, probabilities)."""
+    from tunelab.inference import load
+    from tunelab.run_dir import model_dir_of, read_model_card
+    from tunelab.tasks import get_task
 
-    inputs = list(texts or []) + (read_texts(input_file, run_dir) if input_file else [])
+    task = get_task(read_model_card(model_dir_of(run_dir))["task"])
+    inputs = task.read_inputs(run_dir, list(texts or []), input_file)
     if not inputs:
-        raise TunelabError("predict: give texts as arguments or --input FILE")
+        raise TunelabError(f"predict: give {task.noun} as arguments or --input FILE")
     predictor = load(run_dir)
-    key = "image" if predictor.task == "image_classification" else "text"
-    for text, pred in zip(inputs, predictor.predict(inputs), strict=True):
-        sys.stdout.write(
-            json.dumps({key: text, "label": pred.label, "probabilities": pred.probabilities}) + "\n"
-        )
+    for item, pred in zip(inputs, predictor.predict(inputs), strict=True):
+        sys.stdout.write(json.dumps({task.input_key: str(item), **pred.to_dict()}) + "\n")
 
 
 @app.command()

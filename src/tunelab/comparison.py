@@ -26,7 +26,7 @@ from tunelab.run import fine_tune
 from tunelab.strategies import strategy_names
 
 SCRATCH = "scratch"
-REFERENCE_TEXTS = 256
+REFERENCE_INPUTS = 256
 
 
 @dataclass
@@ -50,8 +50,7 @@ def run_config(base: Config, strategy: str, seed_index: int) -> Config:
 
     ``scratch`` is full fine-tuning of the same architecture from random weights.
     """
-    cfg = base.model_copy(deep=True)
-    cfg.strategy.name = "full" if strategy == SCRATCH else strategy
+    cfg = base.with_strategy("full" if strategy == SCRATCH else strategy)
     cfg.model.pretrained = strategy != SCRATCH
     cfg.train.seed = base.train.seed + seed_index
     return cfg
@@ -128,26 +127,23 @@ def _run_one(
 
 def summarise(base: Config, run_dirs: dict[str, list[Path]], out: Path) -> dict:
     """Mean ± std per strategy, transfer gain, diagnostic flags and a recommendation."""
-    rows = [_strategy_row(name, dirs, out) for name, dirs in run_dirs.items()]
+    objective = _objective(run_dirs)
+    target = diagnostics.Target(objective["monitor"], _mode(objective, objective["monitor"]))
+    rows = [_strategy_row(name, dirs, out, objective) for name, dirs in run_dirs.items()]
     by_name = {r["strategy"]: r for r in rows}
     flags: list[diagnostics.Flag] = []
     for name, dirs in run_dirs.items():
-        flag = diagnostics.overfitting_flag(name, read_jsonl(dirs[0] / "history.jsonl"))
+        history = read_jsonl(dirs[0] / "history.jsonl")
+        flag = diagnostics.overfitting_flag(name, history, objective.get("train_metric"))
         flags += [flag] if flag else []
     scratch = by_name.get(SCRATCH)
     gain = None
     if scratch:
         for row in rows:
             if row["strategy"] != SCRATCH:
-                flag = diagnostics.negative_transfer_flag(
-                    row["strategy"],
-                    row["f1_macro_mean"],
-                    row["f1_macro_std"],
-                    scratch["f1_macro_mean"],
-                    scratch["f1_macro_std"],
-                )
+                flag = diagnostics.negative_transfer_flag(row, scratch, target)
                 flags += [flag] if flag else []
-        gain = _transfer_gain(rows, scratch)
+        gain = _transfer_gain(rows, scratch, target)
     flags += _drift(base, run_dirs, by_name)
     first = next(iter(run_dirs.values()))[0]
     data = (
@@ -159,29 +155,42 @@ def summarise(base: Config, run_dirs: dict[str, list[Path]], out: Path) -> dict:
         "strategies": rows,
         "transfer_gain": gain,
         "flags": [f.to_dict() for f in flags],
-        "recommendation": diagnostics.recommend(rows),
+        "recommendation": diagnostics.recommend(rows, target),
         "data": data,
         "model": base.model.name,
+        "task": base.task,
+        "objective": objective,
     }
 
 
-def _strategy_row(name: str, dirs: list[Path], out: Path) -> dict:
+def _objective(run_dirs: dict[str, list[Path]]) -> dict:
+    """The metrics description the runs recorded (all runs of a comparison share it)."""
+    first = next(iter(run_dirs.values()))[0]
+    return json.loads((first / "metrics.json").read_text())["objective"]
+
+
+def _mode(objective: dict, name: str) -> str:
+    return next(m["mode"] for m in objective["metrics"] if m["name"] == name)
+
+
+def _strategy_row(name: str, dirs: list[Path], out: Path, objective: dict) -> dict:
+    """Mean and std over seeds of every test metric (``<metric>_mean``/``_std``), the
+    monitored validation metric (``val_<monitor>_mean``), cost and size."""
     metrics = [json.loads((d / "metrics.json").read_text()) for d in dirs]
 
     def stat(key: str, section: str | None = "test") -> tuple[float, float]:
         values = np.array([(m[section] if section else m)[key] for m in metrics], dtype=float)
         return float(values.mean()), float(values.std())
 
-    acc, acc_std = stat("accuracy")
-    f1, f1_std = stat("f1_macro")
+    scores: dict[str, float] = {}
+    for spec in objective["metrics"]:
+        scores[f"{spec['name']}_mean"], scores[f"{spec['name']}_std"] = stat(spec["name"])
+    monitor = objective["monitor"]
+    scores[f"val_{monitor}_mean"], scores[f"val_{monitor}_std"] = stat(monitor, "validation")
     return {
         "strategy": name,
         "n_seeds": len(dirs),
-        "accuracy_mean": acc,
-        "accuracy_std": acc_std,
-        "f1_macro_mean": f1,
-        "f1_macro_std": f1_std,
-        "val_f1_macro_mean": stat("f1_macro", "validation")[0],
+        **scores,
         "train_seconds_mean": stat("train_seconds", None)[0],
         "seconds_per_epoch_mean": stat("seconds_per_epoch", None)[0],
         "trainable_params": metrics[0]["trainable_params"],
@@ -192,28 +201,32 @@ def _strategy_row(name: str, dirs: list[Path], out: Path) -> dict:
     }
 
 
-def _transfer_gain(rows: list[dict], scratch: dict) -> dict | None:
+def _transfer_gain(rows: list[dict], scratch: dict, target: diagnostics.Target) -> dict | None:
+    """The best pretrained strategy's test score against scratch's (positive: better)."""
     pretrained = [r for r in rows if r["strategy"] != SCRATCH]
     if not pretrained:
         return None
-    best = max(pretrained, key=lambda r: r["f1_macro_mean"])
+    key = f"{target.metric}_mean"
+    best = max(pretrained, key=lambda r: target.sign * r[key])
     return {
+        "metric": target.metric,
         "best_strategy": best["strategy"],
-        "best_f1_macro": best["f1_macro_mean"],
-        "scratch_f1_macro": scratch["f1_macro_mean"],
-        "gain": best["f1_macro_mean"] - scratch["f1_macro_mean"],
+        f"best_{target.metric}": best[key],
+        f"scratch_{target.metric}": scratch[key],
+        "gain": target.sign * (best[key] - scratch[key]),
     }
 
 
 def _drift(base: Config, run_dirs: dict[str, list[Path]], by_name: dict) -> list:
-    """Representation drift of each backbone-training strategy on reference texts."""
-    from tunelab.representation import pretrained_and_tuned_embeddings
+    """Representation drift of each backbone-training strategy on reference inputs."""
+    from tunelab.tasks import get_task
 
+    task = get_task(base.task)
     flags = []
     for name, dirs in run_dirs.items():
         if name in (SCRATCH, "feature_extraction"):
             continue
-        embeddings = pretrained_and_tuned_embeddings(base, dirs[0], REFERENCE_TEXTS)
+        embeddings = task.drift_embeddings(base, dirs[0], REFERENCE_INPUTS)
         if embeddings is None:
             continue
         numbers, flag = diagnostics.drift_flag(name, *embeddings)
@@ -241,10 +254,10 @@ def _mean_std(row: dict, metric: str) -> str:
 def print_summary(console: Console, summary: dict) -> None:
     """The comparison table, transfer gain, flags and recommendation."""
     table = Table(title="strategies compared (test set; mean ± std over seeds)")
+    shown = _table_metrics(summary["objective"])
     for column in (
         "strategy",
-        "accuracy",
-        "macro-F1",
+        *(spec["label"] for spec in shown),
         "train s",
         "s/epoch",
         "trainable",
@@ -260,8 +273,7 @@ def print_summary(console: Console, summary: dict) -> None:
         )
         table.add_row(
             name,
-            _mean_std(r, "accuracy"),
-            _mean_std(r, "f1_macro"),
+            *(_mean_std(r, spec["name"]) for spec in shown),
             f"{r['train_seconds_mean']:.1f}",
             f"{r['seconds_per_epoch_mean']:.1f}",
             f"{r['trainable_params']:,}",
@@ -272,9 +284,11 @@ def print_summary(console: Console, summary: dict) -> None:
     console.print(table)
     gain = summary.get("transfer_gain")
     if gain:
+        metric = gain["metric"]
+        label = next(s["label"] for s in summary["objective"]["metrics"] if s["name"] == metric)
         console.print(
-            f"transfer gain: {gain['best_strategy']} F1 {gain['best_f1_macro']:.3f} vs "
-            f"scratch {gain['scratch_f1_macro']:.3f} = {gain['gain']:+.3f}"
+            f"transfer gain: {gain['best_strategy']} {label} {gain[f'best_{metric}']:.3f} vs "
+            f"scratch {gain[f'scratch_{metric}']:.3f} = {gain['gain']:+.3f}"
         )
     for flag in summary["flags"]:
         console.print(f"[yellow]flag[/] {flag['kind']} · {flag['strategy']}: {flag['message']}")
@@ -282,6 +296,11 @@ def print_summary(console: Console, summary: dict) -> None:
         console.print(
             f"recommendation: [bold]{recommended}[/] — {summary['recommendation']['reason']}"
         )
+
+
+def _table_metrics(objective: dict) -> list[dict]:
+    """The two headline metrics of the table: the first two the objective lists."""
+    return [spec for spec in objective["metrics"] if spec["name"] != "loss"][:2]
 
 
 def _write_report(out: Path, console: Console) -> Path | None:

@@ -8,30 +8,24 @@ misspelt key that is silently ignored (``train.lr_rate``) costs a user a whole r
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     ValidationError,
-    field_validator,
+    create_model,
     model_validator,
 )
 
 from tunelab.errors import ConfigError
 
-DEFAULT_IMAGE_MODEL = "efficientnet_lite0"
-STRATEGY_NAMES = (
-    "feature_extraction",
-    "top_k",
-    "full",
-    "gradual_unfreeze",
-    "discriminative_lr",
-    "lora",
-)
+DEFAULT_TASK = "text_classification"
 
 
 class _Section(BaseModel):
@@ -39,120 +33,68 @@ class _Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_words(cls, raw: Any) -> Any:
+        """YAML 1.1 reads a bare ``no``/``off``/``on``/``yes`` as a boolean; where a field
+        takes words, take it as the word the user wrote (``mixed_precision: no``)."""
+        if not isinstance(raw, dict):
+            return raw
+        return {key: _as_word(cls, key, value) for key, value in raw.items()}
 
-class HeadConfig(_Section):
-    """The classification head put on top of the pooled backbone output."""
 
-    hidden_sizes: list[int] = Field(default_factory=list)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    activation: Literal["gelu", "relu", "tanh"] = "gelu"
+def _as_word(section: type[BaseModel], key: str, value: Any) -> Any:
+    if not isinstance(value, bool) or key not in section.model_fields:
+        return value
+    words = _literal_words(section.model_fields[key].annotation)
+    for word in ({True: ("on", "yes", "true"), False: ("off", "no", "false")})[value]:
+        if word in words:
+            return word
+    return value
+
+
+def _literal_words(annotation: Any) -> set[str]:
+    """Every string a ``Literal[...]`` (possibly inside ``X | None``) accepts."""
+    if get_origin(annotation) is Literal:
+        return {a for a in get_args(annotation) if isinstance(a, str)}
+    return {w for arg in get_args(annotation) for w in _literal_words(arg)}
 
 
 class ModelConfig(_Section):
-    """Which backbone to load and how to adapt its architecture."""
+    """Which backbone to load. Tasks extend it with what their models read."""
 
     name: str = "all-MiniLM-L6-v2"
     pretrained: bool = True
-    pooling: Literal["mean", "cls"] = "mean"
-    max_length: int = Field(128, ge=8)
-    drop_top_layers: int = Field(0, ge=0)
-    init_from: str | None = None  # a finished run directory: continual update of its model
-    # With init_from: this share of the earlier run's training examples (stratified by
-    # label, seeded) is added to the new training split: rehearsal against forgetting.
-    replay_fraction: float = Field(0.0, ge=0.0, le=1.0)
-    # Images (task: image_classification); text runs ignore these.
-    weights: str | None = None  # a .safetensors / .pth state dict for a timm architecture
-    image_size: int | None = Field(None, ge=16)  # default: the architecture's pretrained size
-    freeze_bn: bool = True  # BatchNorm of frozen layers keeps its running statistics
-    head: HeadConfig = Field(default_factory=HeadConfig)
-
-
-class AugmentConfig(_Section):
-    """Training-time image augmentation (torchvision v2); evaluation never augments.
-
-    Each transform is off at its neutral value. ``auto`` adds a learned-policy-free
-    random augmentation (TrivialAugment, RandAugment); ``mixup`` / ``cutmix`` are Beta
-    alphas (0 = off) applied per batch with soft labels.
-    """
-
-    crop_scale: tuple[float, float] | None = (0.8, 1.0)  # random resized crop; null = off
-    hflip: float = Field(0.5, ge=0.0, le=1.0)
-    vflip: float = Field(0.0, ge=0.0, le=1.0)
-    rotation: float = Field(0.0, ge=0.0, le=180.0)  # degrees, either way
-    color_jitter: float = Field(0.0, ge=0.0, le=1.0)  # brightness / contrast / saturation
-    auto: Literal["none", "trivial", "randaugment"] = "none"
-    randaugment_ops: int = Field(2, ge=1)
-    randaugment_magnitude: int = Field(9, ge=0, le=30)
-    mixup: float = Field(0.0, ge=0.0)
-    cutmix: float = Field(0.0, ge=0.0)
 
 
 class DataConfig(_Section):
-    """Where the data is, which columns to read, and how to clean and split it."""
+    """Where the data is and how it is split. Tasks extend it with what they read."""
 
     train: str | None = None
     validation: str | None = None
     test: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     test_fraction: float = Field(0.1, gt=0.0, lt=1.0)
-    missing: Literal["drop", "fill"] = "drop"
-    fill_value: str = ""
-    lowercase: bool = False
-    dedupe: bool = True
-    min_class_count: int = Field(0, ge=0)
-    max_per_class: int | None = Field(None, ge=1)
-    encoding_errors: Literal["error", "replace"] = "error"
-    seed: int = 42  # split seed, fixed across training seeds so compared runs share one split
-    # Images: a CSV/JSONL's path column (relative paths resolve from the file's folder),
-    # what to do with a file that is not a readable image, and training augmentation.
-    path_column: str = "path"
-    on_bad_image: Literal["error", "skip"] = "error"
-    augment: AugmentConfig = Field(default_factory=AugmentConfig)
-
-
-class LoraSettings(_Section):
-    """peft LoRA hyper-parameters; target modules are found per architecture when unset."""
-
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] | None = None
-    merge: bool = False
-    # Adapters start at zero and are low-rank: they need a larger step than full
-    # fine-tuning (LoRA practice: ~10x). Scales train.lr for the adapter groups.
-    lr_scale: float = Field(10.0, gt=0.0)
+    seed: int = Field(42, ge=0, lt=2**32)  # split seed, fixed across training seeds
 
 
 class StrategyConfig(_Section):
-    """Which parameters train, and at what learning rate."""
+    """Which strategy; each strategy's own section (``strategies/``) adds its settings."""
 
-    name: Literal[STRATEGY_NAMES] = "top_k"  # type: ignore[valid-type]
-    k: int = Field(2, ge=1)
-    unfreeze_every_epochs: int = Field(1, ge=1)
-    unfreeze_every_steps: int | None = Field(None, ge=1)
-    lr_decay: float = Field(0.8, gt=0.0, le=1.0)
-    lora: LoraSettings = Field(default_factory=LoraSettings)
-    cache_dir: str | None = None
-    # Frozen-prefix cache (top_k, gradual_unfreeze): run the frozen bottom once per example
-    # and train the top on its cached output. auto: on when the backbone supports it.
-    prefix_cache: Literal["auto", "on", "off"] = "auto"
-    prefix_cache_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-
-    @field_validator("prefix_cache", mode="before")
-    @classmethod
-    def _yaml_on_off(cls, value: Any) -> Any:
-        """YAML reads a bare ``on``/``off`` as a boolean; take it as the word meant."""
-        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+    name: str = "top_k"
+    cache_dir: str | None = None  # where cached features / frozen-prefix states go
 
 
 class EarlyStoppingConfig(_Section):
-    """Stop when the monitored validation metric stops improving."""
+    """Stop when the monitored validation metric stops improving.
+
+    ``metric`` defaults to the task's own (macro-F1 for classification, loss for a
+    language model) and ``mode`` to that metric's direction.
+    """
 
     enabled: bool = True
-    metric: str = "f1_macro"
-    mode: Literal["max", "min"] = "max"
+    metric: str | None = None
+    mode: Literal["max", "min"] | None = None
     patience: int = Field(3, ge=1)
     min_delta: float = Field(0.0, ge=0.0)
 
@@ -164,19 +106,17 @@ class TrainConfig(_Section):
     max_steps: int | None = Field(None, ge=1)
     batch_size: int = Field(16, ge=1)
     eval_batch_size: int = Field(64, ge=1)
-    lr: float = Field(5e-5, gt=0.0)
-    head_lr: float = Field(1e-3, gt=0.0)
-    weight_decay: float = Field(0.01, ge=0.0)
+    lr: float = Field(5e-5, gt=0.0, allow_inf_nan=False)
+    head_lr: float = Field(1e-3, gt=0.0, allow_inf_nan=False)
+    weight_decay: float = Field(0.01, ge=0.0, allow_inf_nan=False)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     scheduler: Literal["linear", "cosine", "constant"] = "linear"
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
     warmup_steps: int | None = Field(None, ge=0)
-    grad_clip: float | None = Field(1.0, gt=0.0)
+    grad_clip: float | None = Field(1.0, gt=0.0, allow_inf_nan=False)
     grad_accum_steps: int = Field(1, ge=1)
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
-    class_weights: Literal["balanced"] | None = None
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=2**32)
     eval_every_steps: int | None = Field(None, ge=1)
     group_by_length: bool = True
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -193,13 +133,14 @@ class SearchConfig(_Section):
     ``space`` maps dotted config keys to ``{log_uniform|uniform|int: [low, high]}`` or
     ``{choice: [...]}``, optionally with ``when: {key: value}``; empty means a default
     space for the strategy (see ``tunelab.hpsearch.space``). A run ignores this section.
+    ``metric`` defaults to the task's monitored metric, ``direction`` to its direction.
     """
 
     space: dict[str, Any] = Field(default_factory=dict)
     trials: int = Field(20, ge=1)
     timeout_seconds: float | None = Field(None, gt=0)
-    metric: Literal["f1_macro", "accuracy", "precision_macro", "recall_macro", "loss"] = "f1_macro"
-    direction: Literal["maximize", "minimize"] | None = None  # None: minimize loss, else maximize
+    metric: str | None = None
+    direction: Literal["maximize", "minimize"] | None = None
     sampler_seed: int = 0
     startup_trials: int = Field(8, ge=1)  # random trials before TPE models the space
     pruner: Literal["median", "successive_halving", "none"] = "median"
@@ -211,21 +152,19 @@ class SearchConfig(_Section):
 
 
 class Config(_Section):
-    """The whole run: task, model, data, strategy and training settings."""
+    """The whole run: task, model, data, strategy and training settings.
 
-    task: Literal["text_classification", "image_classification"] = "text_classification"
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
-    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    The ``model``, ``data`` and ``train`` sections are the chosen task's classes and
+    ``strategy`` the chosen strategy's, so a key that neither reads is an error. Build
+    one with :func:`load_config` / :func:`validate_config`, which pick those classes.
+    """
+
+    task: str = DEFAULT_TASK
+    model: SerializeAsAny[ModelConfig] = Field(default_factory=ModelConfig)
+    data: SerializeAsAny[DataConfig] = Field(default_factory=DataConfig)
+    strategy: SerializeAsAny[StrategyConfig] = Field(default_factory=StrategyConfig)
+    train: SerializeAsAny[TrainConfig] = Field(default_factory=TrainConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
-
-    @model_validator(mode="after")
-    def _default_image_model(self) -> Config:
-        """An image task without ``model.name`` gets the bundled EfficientNet-Lite0."""
-        if self.task == "image_classification" and "name" not in self.model.model_fields_set:
-            self.model.name = DEFAULT_IMAGE_MODEL
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML-ready dict of every resolved value (defaults included).
@@ -242,6 +181,42 @@ class Config(_Section):
         """Write the resolved config as YAML (the run directory's ``config.yaml``)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
+    def with_strategy(self, name: str, **model: Any) -> Config:
+        """This config with another strategy (keeping the settings it shares) and
+        ``model`` keys replaced: how compare and search derive their runs."""
+        raw = self.to_dict()
+        raw["strategy"] = {**retarget_strategy(raw["strategy"], name)}
+        raw["model"].update(model)
+        return validate_config(raw)
+
+
+@functools.cache
+def config_class(task: str, strategy: str) -> type[Config]:
+    """The :class:`Config` whose sections are ``task``'s and ``strategy``'s own classes."""
+    from tunelab.strategies import strategy_config_class
+    from tunelab.tasks import get_task
+
+    sections = get_task(task).sections()
+    return create_model(
+        "Config",
+        __base__=Config,
+        model=(SerializeAsAny[sections.model], Field(default_factory=sections.model)),
+        data=(SerializeAsAny[sections.data], Field(default_factory=sections.data)),
+        train=(SerializeAsAny[sections.train], Field(default_factory=sections.train)),
+        strategy=(
+            SerializeAsAny[strategy_config_class(strategy)],
+            Field(default_factory=lambda: strategy_config_class(strategy)(name=strategy)),
+        ),
+    )
+
+
+def retarget_strategy(section: dict[str, Any], name: str) -> dict[str, Any]:
+    """A ``strategy`` section for ``name``: the keys of ``section`` that it also reads."""
+    from tunelab.strategies import strategy_config_class
+
+    fields = strategy_config_class(name).model_fields
+    return {**{k: v for k, v in section.items() if k in fields}, "name": name}
+
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``train.lr=1e-4`` into a key path and a YAML-typed value.
@@ -252,7 +227,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.lr=1e-4")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise ConfigError(
+            f"--set {text!r}: the value is not valid YAML; quote it, e.g. --set 'KEY=\"...\"'"
+        ) from None
     if isinstance(value, str):
         value = _yaml_float(value)
     return key.strip().split("."), value
@@ -303,39 +283,106 @@ def load_config(
 
 
 def validate_config(raw: dict[str, Any], source: str = "config") -> Config:
-    """Validate a raw dict, turning pydantic's report into one actionable line."""
+    """Validate a raw dict against the chosen task's and strategy's sections.
+
+    Raises:
+        ConfigError: unknown task or strategy, unknown key, a value of the wrong type or
+            range, or a monitored metric the task does not report (one actionable line).
+    """
+    cls = config_class(*_task_and_strategy(raw, source))
     try:
-        return Config.model_validate(raw)
+        cfg = cls.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         if first["type"] == "extra_forbidden":
             raise ConfigError(
-                f"{source}: unknown key '{where}'{_did_you_mean(first['loc'])}; see configs/ "
-                "or `tunelab run --help` for the valid keys"
+                f"{source}: unknown key '{where}': not a key of {_owner(raw, first['loc'])}"
+                f"{_did_you_mean(cls, first['loc'])}; see docs/config.md for the valid keys"
             ) from None
         raise ConfigError(
             f"{source}: {where}: {first['msg']} (got {first.get('input')!r})"
         ) from None
+    _resolve_metrics(cfg, source)
+    return cfg
 
 
-def _did_you_mean(loc: tuple) -> str:
+def _task_and_strategy(raw: dict[str, Any], source: str) -> tuple[str, str]:
+    """The registered task and strategy names ``raw`` asks for (defaults when unset)."""
+    from tunelab.strategies import strategy_names
+    from tunelab.tasks import task_names
+
+    task = raw.get("task", DEFAULT_TASK)
+    if task not in task_names():
+        raise ConfigError(
+            f"{source}: task '{task}' is unknown; choose one of {', '.join(task_names())}"
+        )
+    section = raw.get("strategy") or {}
+    strategy = section.get("name", StrategyConfig().name) if isinstance(section, dict) else None
+    if strategy not in strategy_names():
+        raise ConfigError(
+            f"{source}: strategy.name '{strategy}' is unknown; "
+            f"choose one of {', '.join(strategy_names())}"
+        )
+    return task, strategy
+
+
+def _owner(raw: dict[str, Any], loc: tuple) -> str:
+    """Who would read the misplaced key: the strategy, the task, or the config itself."""
+    if not loc[:-1]:
+        return "the config"
+    if loc[0] == "strategy":
+        return f"strategy '{(raw.get('strategy') or {}).get('name', StrategyConfig().name)}'"
+    if loc[0] in ("model", "data", "train"):
+        return f"the {loc[0]} section of task '{raw.get('task', DEFAULT_TASK)}'"
+    return f"section '{'.'.join(map(str, loc[:-1]))}'"
+
+
+def _resolve_metrics(cfg: Config, source: str) -> None:
+    """Fill the monitored metrics from the task's objective; refuse ones it lacks."""
+    from tunelab.tasks import get_task
+
+    objective = get_task(cfg.task).objective_class
+    names = objective.metric_names()
+    stopping, search = cfg.train.early_stopping, cfg.search
+    for key, metric in (("train.early_stopping.metric", stopping), ("search.metric", search)):
+        if metric.metric is not None and metric.metric not in names:
+            raise ConfigError(
+                f"{source}: {key} '{metric.metric}' is not a metric of task '{cfg.task}'; "
+                f"choose one of {', '.join(names)}"
+            )
+    stopping.metric = stopping.metric or objective.monitor
+    stopping.mode = stopping.mode or objective.spec(stopping.metric).mode
+
+
+def _did_you_mean(cls: type[BaseModel], loc: tuple) -> str:
     """``" (did you mean 'train.epochs'?)"`` for a misspelt key, else ``""``."""
-    section: Any = Config
+    section: Any = cls
     for part in loc[:-1]:
         field = getattr(section, "model_fields", {}).get(part)
-        section = getattr(field, "annotation", None)
-        if not isinstance(section, type) or not issubclass(section, BaseModel):
+        section = _model_class(getattr(field, "annotation", None))
+        if section is None:
             return ""
     close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
     return f" (did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?)" if close else ""
+
+
+def _model_class(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic class behind an annotation (``SerializeAsAny[X]`` unwrapped)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, map(_model_class, get_args(annotation))), None)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} not found; pass an existing YAML file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.start}); save the config as UTF-8"
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

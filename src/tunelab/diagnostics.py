@@ -11,10 +11,23 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-OVERFIT_GAP = 0.15  # train minus validation accuracy
+OVERFIT_GAP = 0.15  # train minus validation score (accuracy for classification)
 VAL_LOSS_RISE = 0.10  # val loss 10% above its best while train loss keeps falling
 DRIFT_CKA = 0.80  # linear CKA of pre- vs post-fine-tuning embeddings below this
 NOISE_FLOOR = 0.01  # one point of F1: below this, two strategies are a tie
+
+
+@dataclass(frozen=True)
+class Target:
+    """The metric runs are ranked by, and its direction."""
+
+    metric: str
+    mode: str = "max"
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is: ``sign * value`` ranks upward."""
+        return 1 if self.mode == "max" else -1
 
 
 @dataclass
@@ -31,30 +44,30 @@ class Flag:
         return asdict(self)
 
 
-def overfitting_flag(strategy: str, history: list[dict]) -> Flag | None:
-    """Train/val accuracy gap, or val loss rising while train loss falls."""
+def overfitting_flag(
+    strategy: str, history: list[dict], train_metric: str | None = "accuracy"
+) -> Flag | None:
+    """Train/val gap of ``train_metric`` (a score, higher is better), or val loss rising
+    while train loss falls."""
     if len(history) < 2:
         return None
     last = history[-1]
-    gap = last["train_accuracy"] - last["val_accuracy"]
     best_val_loss = min(row["val_loss"] for row in history)
     rising = last["val_loss"] > best_val_loss * (1 + VAL_LOSS_RISE)
     falling = history[-1]["train_loss"] < history[-2]["train_loss"]
-    numbers = {
-        "train_accuracy": last["train_accuracy"],
-        "val_accuracy": last["val_accuracy"],
-        "gap": gap,
-        "val_loss_last": last["val_loss"],
-        "val_loss_best": best_val_loss,
-    }
-    if gap > OVERFIT_GAP:
-        return Flag(
-            "overfitting",
-            strategy,
-            f"train accuracy {last['train_accuracy']:.3f} vs "
-            f"validation {last['val_accuracy']:.3f} (gap {gap:.3f} > {OVERFIT_GAP})",
-            numbers,
-        )
+    numbers = {"val_loss_last": last["val_loss"], "val_loss_best": best_val_loss}
+    train, val = (last.get(f"{side}_{train_metric}") for side in ("train", "val"))
+    if train_metric and train is not None and val is not None:
+        gap = train - val
+        numbers.update({f"train_{train_metric}": train, f"val_{train_metric}": val, "gap": gap})
+        if gap > OVERFIT_GAP:
+            return Flag(
+                "overfitting",
+                strategy,
+                f"train {train_metric} {train:.3f} vs "
+                f"validation {val:.3f} (gap {gap:.3f} > {OVERFIT_GAP})",
+                numbers,
+            )
     if rising and falling:
         return Flag(
             "overfitting",
@@ -66,18 +79,21 @@ def overfitting_flag(strategy: str, history: list[dict]) -> Flag | None:
     return None
 
 
-def negative_transfer_flag(
-    strategy: str, mean: float, std: float, scratch_mean: float, scratch_std: float
-) -> Flag | None:
-    """Training from scratch matched or beat this pretrained strategy beyond seed noise."""
-    noise = max(std, scratch_std, NOISE_FLOOR)
-    if scratch_mean - mean >= -noise:
+def negative_transfer_flag(row: dict, scratch: dict, target: Target) -> Flag | None:
+    """Training from scratch matched or beat this pretrained strategy beyond seed noise.
+
+    ``row`` and ``scratch`` are comparison rows (``<metric>_mean`` / ``_std``).
+    """
+    metric = target.metric
+    mean, scratch_mean = row[f"{metric}_mean"], scratch[f"{metric}_mean"]
+    noise = max(row[f"{metric}_std"], scratch[f"{metric}_std"], NOISE_FLOOR)
+    if target.sign * (scratch_mean - mean) >= -noise:
         return Flag(
             "negative_transfer",
-            strategy,
-            f"from scratch reaches F1 {scratch_mean:.3f} vs {mean:.3f} with pretrained "
+            row["strategy"],
+            f"from scratch reaches {metric} {scratch_mean:.3f} vs {mean:.3f} with pretrained "
             f"weights (noise {noise:.3f}): the pretrained features do not help here",
-            {"f1_macro": mean, "scratch_f1_macro": scratch_mean, "noise": noise},
+            {metric: mean, f"scratch_{metric}": scratch_mean, "noise": noise},
         )
     return None
 
@@ -129,30 +145,32 @@ def forgetting_flag(strategy: str, old_before: float, old_after: float) -> Flag 
     return None
 
 
-def recommend(rows: list[dict]) -> dict | None:
-    """The cheapest pretrained strategy within seed noise of the best macro-F1.
+def recommend(rows: list[dict], target: Target) -> dict | None:
+    """The cheapest pretrained strategy within seed noise of the best validation score.
 
-    Rows carry ``strategy``, ``f1_macro_mean``, ``f1_macro_std``, ``train_seconds_mean``.
+    Rows carry ``strategy``, ``val_<metric>_mean``, ``val_<metric>_std`` and
+    ``train_seconds_mean``. Validation only: choosing by test scores would make the
+    test set part of model selection and its numbers optimistic.
     """
     candidates = [r for r in rows if r["strategy"] != "scratch"]
     if not candidates:
         return None
-    best = max(candidates, key=lambda r: r["f1_macro_mean"])
-    tolerance = max(best["f1_macro_std"], NOISE_FLOOR / 2)
-    close = [r for r in candidates if best["f1_macro_mean"] - r["f1_macro_mean"] <= tolerance]
+    key, sign = f"val_{target.metric}_mean", target.sign
+    best = max(candidates, key=lambda r: sign * r[key])
+    tolerance = max(best.get(f"val_{target.metric}_std", 0.0), NOISE_FLOOR / 2)
+    close = [r for r in candidates if sign * (best[key] - r[key]) <= tolerance]
     choice = min(close, key=lambda r: r["train_seconds_mean"])
     if choice is best:
-        reason = f"highest macro-F1 ({best['f1_macro_mean']:.3f})"
+        reason = f"best validation {target.metric} ({best[key]:.3f})"
         if len(candidates) > 1:
-            runner = max((r for r in candidates if r is not best), key=lambda r: r["f1_macro_mean"])
+            runner = max((r for r in candidates if r is not best), key=lambda r: sign * r[key])
             reason += (
-                f", {100 * (best['f1_macro_mean'] - runner['f1_macro_mean']):.1f} pt "
-                f"above {runner['strategy']}"
+                f", {100 * sign * (best[key] - runner[key]):.1f} pt above {runner['strategy']}"
             )
     else:
         share = choice["train_seconds_mean"] / max(best["train_seconds_mean"], 1e-9)
         reason = (
-            f"within {100 * (best['f1_macro_mean'] - choice['f1_macro_mean']):.1f} pt of "
-            f"{best['strategy']} at {100 * share:.0f}% of the time"
+            f"within {100 * sign * (best[key] - choice[key]):.1f} pt of {best['strategy']} "
+            f"(validation {target.metric}) at {100 * share:.0f}% of the time"
         )
-    return {"strategy": choice["strategy"], "reason": reason}
+    return {"strategy": choice["strategy"], "reason": reason, "metric": target.metric}

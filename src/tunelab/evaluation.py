@@ -1,74 +1,25 @@
-"""Evaluate a finished run on a new labelled file (``tunelab evaluate``)."""
+"""Evaluate a finished run on a new labelled source (``tunelab evaluate``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from tunelab.data import read_table
-from tunelab.data.cleaning import normalize_label, normalize_text
-from tunelab.errors import DataError
 from tunelab.inference import load
-from tunelab.metrics import classification_metrics, measure_latency
+from tunelab.run_dir import model_dir_of, read_model_card
 
 
 def evaluate_run(
-    run_dir: str | Path,
-    data: str,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    latency_samples: int = 50,
+    run_dir: str | Path, data: str, columns: dict[str, str | None] | None = None
 ) -> dict:
-    """Metrics of the run's model on ``data`` (CSV/JSONL/...), columns as in the run.
+    """Metrics of the run's model on ``data``; ``columns`` overrides the run's column
+    names (``{"text": ..., "label": ...}`` for text, ``{"path": ..., "label": ...}``
+    for images).
 
     Raises:
-        DataError: missing columns, or labels the model was never trained on.
+        DataError: missing columns, unreadable inputs, or labels the model never saw.
     """
-    predictor = load(run_dir)
-    if predictor.task == "image_classification":
-        from tunelab.tasks.image import evaluate_images
+    from tunelab.tasks import get_task
 
-        return evaluate_images(predictor, Path(run_dir), data, label_column, latency_samples)
-    text_col, label_col = run_columns(Path(run_dir), text_column, label_column)
-    frame = read_table(data, where="--data")
-    for column in (text_col, label_col):
-        if column not in frame.columns:
-            columns = ", ".join(map(str, frame.columns))
-            raise DataError(
-                f"--data {data}: no column '{column}'; columns are: {columns}; "
-                "pass --text-column/--label-column"
-            )
-    pairs = [
-        (normalize_text(t), normalize_label(y))
-        for t, y in zip(frame[text_col], frame[label_col], strict=True)
-    ]
-    pairs = [(t, y) for t, y in pairs if t is not None and y is not None]
-    if not pairs:
-        raise DataError(f"--data {data}: no rows with both a text and a label")
-    texts, labels = (list(column) for column in zip(*pairs, strict=True))
-    unknown = sorted(set(labels) - set(predictor.labels))
-    if unknown:
-        raise DataError(
-            f"--data {data}: label '{unknown[0]}' was not seen in training "
-            f"(known: {', '.join(predictor.labels)}); remove those rows"
-        )
-    probs = predictor.predict_proba(texts)
-    ids = {label: i for i, label in enumerate(predictor.labels)}
-    metrics = classification_metrics(
-        [ids[v] for v in labels], probs.argmax(-1).tolist(), predictor.labels
-    )
-    metrics.update(measure_latency(lambda t: predictor.predict_proba([t]), texts[:latency_samples]))
-    metrics["n"] = len(texts)
-    return metrics
-
-
-def run_columns(
-    run_dir: Path, text_column: str | None, label_column: str | None
-) -> tuple[str, str]:
-    config = run_dir / "config.yaml"
-    data_cfg = yaml.safe_load(config.read_text()).get("data", {}) if config.is_file() else {}
-    return (
-        text_column or data_cfg.get("text_column", "text"),
-        label_column or data_cfg.get("label_column", "label"),
-    )
+    run_dir = Path(run_dir)
+    task = get_task(read_model_card(model_dir_of(run_dir))["task"])
+    return task.evaluate_source(load(run_dir), run_dir, data, columns or {})

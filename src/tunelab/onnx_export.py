@@ -25,13 +25,9 @@ import torch
 
 from tunelab.errors import ModelError, TunelabError
 from tunelab.io import atomic_write
+from tunelab.tasks.base import ExportSignature
 
 ONNX_FILE = "model.onnx"
-SAMPLE_TEXTS = (
-    ["a short one", "and a somewhat longer sentence to check padding and length"],
-    ["one more text, on its own, with a different length from the others"],
-)
-TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 INSTALL_HINT = "pip install 'tunelab[onnx]' (onnx, onnxscript, onnxruntime)"
 
 
@@ -55,18 +51,21 @@ def export_onnx(
             differ from PyTorch's by more than ``tolerance`` (nothing is written then).
     """
     from tunelab.inference import load
+    from tunelab.run_dir import model_dir_of, read_model_card
+    from tunelab.tasks import get_task
 
     _require_onnx()
+    model_dir = model_dir_of(Path(run_dir))
     predictor = load(run_dir)
-    model = _exportable(predictor)
-    samples = _samples(predictor)
-    target = Path(output) if output else Path(run_dir) / "model" / ONNX_FILE
+    signature = _signature(predictor, get_task(read_model_card(model_dir)["task"]))
+    samples = signature.samples
+    target = Path(output) if output else model_dir / ONNX_FILE
 
     diffs: list[float] = []
 
     def write(tmp: Path) -> None:
-        _export(model, samples[0], tmp)
-        diffs.append(_max_prob_diff(model, tmp, samples))
+        _export(signature, tmp)
+        diffs.append(_max_prob_diff(signature.module, tmp, samples))
         if diffs[-1] > tolerance:
             raise ModelError(
                 f"{run_dir}: ONNX Runtime's probabilities differ from PyTorch's by "
@@ -87,79 +86,32 @@ def _require_onnx() -> None:
             ) from None
 
 
-class _TextLogits(torch.nn.Module):
-    """Token tensors -> logits: the signature the ONNX graph gets."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).float()
-
-
-class _ImageLogits(torch.nn.Module):
-    """Normalised pixels -> logits."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=pixel_values).float()
-
-
-def _exportable(predictor: Any) -> torch.nn.Module:
-    """The predictor's model in eval mode on CPU, LoRA merged into the base weights."""
+def _signature(predictor: Any, task: Any) -> ExportSignature:
+    """The task's export module, with LoRA merged and the model on CPU in eval mode."""
     from tunelab.strategies.lora import merged
 
     model = predictor.model.cpu().eval()
     model.backbone = merged(model.backbone)
-    return model
+    return task.export_signature(predictor)
 
 
-def _samples(predictor: Any) -> list[dict[str, torch.Tensor]]:
-    """Two input batches of different shapes (batch size and, for text, length)."""
-    if predictor.task == "image_classification":
-        size = predictor.preprocessing.size
-        generator = torch.Generator().manual_seed(0)
-        return [
-            {"pixel_values": torch.randn(n, 3, size, size, generator=generator)} for n in (2, 1)
-        ]
-    samples = []
-    for texts in SAMPLE_TEXTS:
-        batch = predictor.tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=predictor.max_length,
-            return_tensors="pt",
-        )
-        samples.append({k: batch[k] for k in TEXT_INPUTS if k in batch})
-    return samples
-
-
-def _export(model: torch.nn.Module, sample: dict[str, torch.Tensor], path: Path) -> None:
+def _export(signature: ExportSignature, path: Path) -> None:
+    sample = signature.samples[0]
     names = list(sample)
-    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    if names == ["pixel_values"]:
-        wrapped, dynamic = _ImageLogits(model), {"pixel_values": {0: batch}}
-    else:
-        wrapped, dynamic = _TextLogits(model), {name: {0: batch, 1: sequence} for name in names}
+    dims = {dim for axes in signature.dynamic.values() for dim in axes.values()}
+    named = {dim: torch.export.Dim(dim) for dim in dims}
+    dynamic = {
+        name: {axis: named[dim] for axis, dim in signature.dynamic.get(name, {}).items()}
+        for name in names
+    }
     with _quiet_exporter():
         program = torch.onnx.export(
-            wrapped.eval(),
+            signature.module.eval(),
             (),
             kwargs=sample,
             dynamo=True,
             input_names=names,
-            output_names=["logits"],
+            output_names=[signature.output_name],
             dynamic_shapes=dynamic,
             verbose=False,
         )

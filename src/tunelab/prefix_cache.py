@@ -305,7 +305,7 @@ def prefix_cache_callbacks(
     ``auto`` uses it whenever the strategy freezes the bottom of a supported backbone and
     says why not (once) when it cannot; ``on`` makes "cannot" an error; ``off`` never.
     """
-    mode = cfg.strategy.prefix_cache
+    mode = getattr(cfg.strategy, "prefix_cache", "off")  # only bottom-freezing strategies
     if not hasattr(data["train"], "lengths"):
         return []  # pooled features are cached already (feature extraction)
     if mode == "off" or not _freezes_bottom(plans):
@@ -346,7 +346,7 @@ def _unsupported(cfg, model: nn.Module, data: dict) -> str | None:
     if not getattr(model, "resumable", False):
         kind = getattr(getattr(getattr(model, "backbone", None), "config", None), "model_type", "")
         return f"'{kind or type(model).__name__}' is not a supported encoder (BERT family)"
-    every = cfg.strategy.unfreeze_every_steps
+    every = getattr(cfg.strategy, "unfreeze_every_steps", None)
     if (
         cfg.strategy.name == "gradual_unfreeze"
         and every

@@ -5,17 +5,19 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tunelab.objective import Objective
+
 
 class RunningLoss:
-    """Mean loss and accuracy over the batches of one epoch so far."""
+    """Mean loss and the objective's training score over the batches of one epoch so far."""
 
     def __init__(self) -> None:
-        self.total, self.correct, self.count, self.batches = 0.0, 0, 0, 0
+        self.total, self.score_sum, self.count, self.batches = 0.0, 0.0, 0, 0
 
-    def add(self, loss: float, correct: int, n: int) -> None:
-        """Count one batch: its mean loss, correct predictions and size."""
+    def add(self, loss: float, score: float, n: int) -> None:
+        """Count one batch: its mean loss, its score summed over examples, and its size."""
         self.total += loss
-        self.correct += correct
+        self.score_sum += score
         self.count += n
         self.batches += 1
 
@@ -25,9 +27,9 @@ class RunningLoss:
         return self.total / max(self.batches, 1)
 
     @property
-    def accuracy(self) -> float:
-        """Share of examples predicted right."""
-        return self.correct / max(self.count, 1)
+    def score(self) -> float:
+        """The training score per example (e.g. accuracy: the share predicted right)."""
+        return self.score_sum / max(self.count, 1)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -44,10 +46,14 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
-def format_history_row(row: dict) -> str:
+def format_history_row(row: dict, objective: Objective) -> str:
     """One ``history.jsonl`` row as the line printed after each evaluation."""
-    return (
-        f"epoch {row['epoch']} step {row['step']}: train loss {row['train_loss']:.4f} "
-        f"acc {row['train_accuracy']:.3f} | val loss {row['val_loss']:.4f} "
-        f"acc {row['val_accuracy']:.3f} f1 {row['val_f1_macro']:.3f} ({row['seconds']:.1f}s)"
+    train = f"train loss {row['train_loss']:.4f}"
+    if objective.train_metric:
+        train += f" {objective.spec(objective.train_metric).short} "
+        train += f"{row[f'train_{objective.train_metric}']:.3f}"
+    shown = [s for s in objective.metrics if s.name != "loss"][:2]
+    val = f"val loss {row['val_loss']:.4f}" + "".join(
+        f" {spec.short or spec.name} {row[f'val_{spec.name}']:.3f}" for spec in shown
     )
+    return f"epoch {row['epoch']} step {row['step']}: {train} | {val} ({row['seconds']:.1f}s)"

@@ -5,6 +5,7 @@ This is the Python API behind ``tunelab run``; the CLI only parses and prints.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import shutil
 import sys
@@ -82,35 +83,63 @@ def fine_tune(
     splits = task.prepare_data(cfg)
     for warning in splits.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
-    built = task.build_model(cfg, len(splits.labels))
-    model = built.model
-    if cfg.model.init_from:
-        init_from_run(model, splits.labels, cfg.model.init_from)
+    built = task.build_model(cfg, splits)
+    init_from = getattr(cfg.model, "init_from", None)
+    if init_from:
+        init_from_run(built.model, splits.labels, init_from)
     # Replay needs the earlier run's splits now; the forgetting report reuses them.
-    earlier = earlier_splits(cfg.model.init_from) if cfg.model.replay_fraction else None
+    earlier = earlier_splits(init_from) if getattr(cfg.model, "replay_fraction", 0) else None
     if earlier is not None:
         splits, replay = add_replay(task, splits, cfg, earlier)
         console.print(
             f"replay: {replay['examples']} training examples of {replay['from']} added "
             f"({replay['left_out_overlap']} left out: they occur in the new validation/test)"
         )
-    strategy, groups, plans = apply_strategy(model, cfg.strategy)
+    strategy, groups, plans = apply_strategy(built.model, cfg.strategy)
     print_groups(console, groups, plans, cfg)
 
     _start_run_dir(run_dir, cfg, resume)
+    try:
+        metrics, history = _train_and_save(
+            cfg, task, splits, built, strategy, groups, plans, run_dir,
+            resume, console, feature_memory, callbacks, earlier,
+        )  # fmt: skip
+    except BaseException as err:
+        _mark_failed(run_dir, err)
+        raise
+    write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
+    return RunResult(run_dir, metrics, history, cfg)
+
+
+def _train_and_save(
+    cfg: Config,
+    task: Task,
+    splits,
+    built: BuiltModel,
+    strategy,
+    groups,
+    plans,
+    run_dir: Path,
+    resume: bool,
+    console: Console,
+    feature_memory: dict | None,
+    callbacks: list | None,
+    earlier,
+) -> tuple[dict, list[dict]]:
+    """Train, evaluate and write the run directory's results (status excepted)."""
     write_json(run_dir / "data_summary.json", splits.summary)
     data = task.batch_sources(cfg, built, splits, strategy.uses_feature_cache, console)
     if strategy.uses_feature_cache:
         data = _cached(cfg, task, built, splits, data, feature_memory, console)
-    prefix_cache = prefix_cache_callbacks(cfg, model, plans, groups, data, console)
+    prefix_cache = prefix_cache_callbacks(cfg, built.model, plans, groups, data, console)
     trainer = Trainer(
-        model,
+        built.model,
         groups,
         plans,
         cfg.train,
         data["train"],
         data["validation"],
-        splits.labels,
+        task.objective(cfg, splits),
         run_dir,
         [*strategy.callbacks(groups, plans), *prefix_cache, *(callbacks or [])],
         console,
@@ -120,15 +149,24 @@ def fine_tune(
     model = trainer.accelerator.unwrap_model(trainer.model)
     write_json(run_dir / "layers.json", layers_report(groups, plans, cfg, strategy.name))
     metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
-    if cfg.model.init_from:
-        predictor = task.predictor(model, built, splits.labels, cfg, trainer.device)
-        metrics["continual"] = old_test_report(
-            predictor, cfg.model.init_from, cfg.strategy.name, earlier
-        )
-    task.save_model(run_dir / "model", model, built, splits.labels, cfg)
+    init_from = getattr(cfg.model, "init_from", None)
+    if init_from:
+        predictor = task.predictor(model, built, splits, cfg, trainer.device)
+        metrics["continual"] = old_test_report(predictor, init_from, cfg.strategy.name, earlier)
+    task.save_model(run_dir / "model", model, built, splits, cfg)
     write_json(run_dir / "metrics.json", metrics)
-    write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
-    return RunResult(run_dir, metrics, state.history, cfg)
+    return metrics, state.history
+
+
+def _mark_failed(run_dir: Path, err: BaseException) -> None:
+    """A run that stopped on an error (or Ctrl-C) never stays "running"."""
+    reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
+    # A directory that is gone or read-only has nothing more to record.
+    with contextlib.suppress(OSError):
+        write_json(
+            run_dir / "status.json",
+            {"state": "failed", "reason": reason.splitlines()[0][:500], "failed_at": _now()},
+        )
 
 
 def _as_config(config: Config | dict | str | Path) -> Config:
@@ -231,7 +269,7 @@ def _cached(
 def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltModel, splits) -> dict:
     val = trainer.evaluate(data["validation"]).metrics
     test = trainer.evaluate(data["test"]).metrics
-    predictor = task.predictor(model, built, splits.labels, cfg, trainer.device)
+    predictor = task.predictor(model, built, splits, cfg, trainer.device)
     inputs = task.latency_inputs(splits, LATENCY_SAMPLES)
     test.update(measure_latency(lambda item: predictor.predict_proba([item]), inputs))
     trainable, total = count_params(model)
@@ -251,6 +289,8 @@ def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltMod
         "strategy": cfg.strategy.name,
         "model": cfg.model.name,
         "pretrained": cfg.model.pretrained,
+        "task": cfg.task,
+        "objective": trainer.objective.describe(),
     }
 
 

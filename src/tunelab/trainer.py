@@ -11,11 +11,8 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import Progress
 
@@ -32,12 +29,10 @@ from tunelab.config import TrainConfig
 from tunelab.errors import ConfigError
 from tunelab.io import append_jsonl, write_text
 from tunelab.layers import LayerGroup, count_params, eval_mode, set_train_mode
-from tunelab.metrics import classification_metrics
+from tunelab.objective import Batches, EvalResult, Objective
 from tunelab.optim import build_optimizer, build_param_groups, build_scheduler
 from tunelab.progress import RunningLoss, format_history_row, progress_bar
 from tunelab.strategies.base import GroupPlan
-
-MONITORABLE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "loss")
 
 
 @dataclass
@@ -59,17 +54,13 @@ class TrainState:
         return float(sum(self.epoch_seconds))
 
 
-@dataclass
-class EvalResult:
-    """Metrics plus per-example outputs of one evaluation pass."""
-
-    metrics: dict[str, Any]
-    probabilities: np.ndarray
-    predictions: np.ndarray
-
-
 class Trainer:
-    """Trains a tunelab classifier according to a strategy's plans."""
+    """Trains a model according to a strategy's plans, scored by a task's objective.
+
+    The loop knows no task: the batch's ``labels`` are the objective's targets, the
+    model's output is what the objective scores, and early stopping monitors one of
+    the objective's metrics.
+    """
 
     def __init__(
         self,
@@ -79,20 +70,15 @@ class Trainer:
         cfg: TrainConfig,
         train_data,
         val_data,
-        labels: list[str],
+        objective: Objective,
         run_dir: Path | None = None,
         callbacks: list[Callback] | None = None,
         console: Console | None = None,
     ) -> None:
         from accelerate import Accelerator
 
-        if cfg.early_stopping.metric not in MONITORABLE:
-            raise ConfigError(
-                f"train.early_stopping.metric '{cfg.early_stopping.metric}' is unknown; "
-                f"choose one of {', '.join(MONITORABLE)}"
-            )
         check_device(cfg.device)
-        self.cfg, self.groups, self.plans, self.labels = cfg, groups, plans, labels
+        self.cfg, self.groups, self.plans, self.objective = cfg, groups, plans, objective
         self.train_data, self.val_data, self.run_dir = train_data, val_data, run_dir
         self.console = console or Console(quiet=True)
         self.accelerator = Accelerator(
@@ -100,13 +86,7 @@ class Trainer:
             mixed_precision=resolve_mixed_precision(cfg.mixed_precision, cfg.device),
             gradient_accumulation_steps=cfg.grad_accum_steps,
         )
-        stopping = cfg.early_stopping
-        self.early_stopping = EarlyStopping(
-            stopping.metric,
-            stopping.mode,
-            stopping.patience if stopping.enabled else None,
-            stopping.min_delta,
-        )
+        self.early_stopping = _early_stopping(cfg, objective)
         self.callbacks = [*(callbacks or []), self.early_stopping]
         self.state = TrainState()
         self.model = model
@@ -126,7 +106,6 @@ class Trainer:
         cache_accelerate_package_checks()
         self._trainable_params: list[torch.nn.Parameter] | None = None
         self._modes_stale = True  # train/eval modes per group are set at the first epoch
-        self.loss_weights = _class_weights(train_data.labels, len(labels), cfg.class_weights)
 
     @property
     def device(self) -> torch.device:
@@ -177,8 +156,8 @@ class Trainer:
         )
         started, seen, running = time.perf_counter(), 0, RunningLoss()
         for indices in batches[self.state.batch_in_epoch :]:
-            loss, correct = self._train_batch(indices)
-            running.add(loss, correct, len(indices))
+            loss, score = self._train_batch(indices)
+            running.add(loss, score, len(indices))
             seen += len(indices)
             self.state.batch_in_epoch += 1
             if progress is not None:
@@ -197,17 +176,12 @@ class Trainer:
         self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
         self._evaluate_and_checkpoint(running, started)
 
-    def _train_batch(self, indices: list[int]) -> tuple[float, int]:
+    def _train_batch(self, indices: list[int]) -> tuple[float, float]:
         batch = self._to_device(self.train_data.collate(indices))
-        labels = batch.pop("labels")
+        targets = batch.pop("labels")
         with self.accelerator.accumulate(self.model), self.accelerator.autocast():
-            logits = self.model(**batch)
-            loss = F.cross_entropy(
-                logits.float(),
-                labels,
-                weight=self._weights(),
-                label_smoothing=self.cfg.label_smoothing,
-            )
+            outputs = self.model(**batch)
+            loss = self.objective.loss(outputs, targets)
             self.accelerator.backward(loss)
             if self.accelerator.sync_gradients and self.cfg.grad_clip:
                 self.accelerator.clip_grad_norm_(self._trainable(), self.cfg.grad_clip)
@@ -218,8 +192,7 @@ class Trainer:
             self.state.step += 1
             for callback in self.callbacks:
                 callback.on_step_end(self, self.state.step)
-        hard = labels if labels.ndim == 1 else labels.argmax(-1)  # MixUp / CutMix: soft labels
-        return float(loss.detach()), int((logits.argmax(-1) == hard).sum())
+        return float(loss.detach()), self.objective.batch_score(outputs.detach(), targets)
 
     def _step_eval_due(self) -> bool:
         every = self.cfg.eval_every_steps
@@ -228,21 +201,17 @@ class Trainer:
     # ------------------------------------------------------------ evaluate
     @torch.inference_mode()
     def evaluate(self, data) -> EvalResult:
-        """Loss, metrics and probabilities on ``data`` (train/eval modes restored after)."""
-        probs = np.zeros((len(data), len(self.labels)), dtype=np.float32)
-        total_loss = 0.0
+        """The objective's metrics on ``data`` (train/eval modes restored after)."""
         with eval_mode(self.model):
-            for indices in data.eval_batches(self.cfg.eval_batch_size):
-                batch = self._to_device(data.collate(indices))
-                labels = batch.pop("labels")
-                with self.accelerator.autocast():
-                    logits = self.model(**batch).float()
-                total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
-                probs[indices] = logits.softmax(-1).cpu().numpy()
-        preds = probs.argmax(-1)
-        metrics = classification_metrics(data.labels.numpy(), preds, self.labels)
-        metrics["loss"] = total_loss / max(len(data), 1)
-        return EvalResult(metrics, probs, preds)
+            return self.objective.evaluate(self._eval_outputs(data), len(data))
+
+    def _eval_outputs(self, data) -> Batches:
+        for indices in data.eval_batches(self.cfg.eval_batch_size):
+            batch = self._to_device(data.collate(indices))
+            targets = batch.pop("labels")
+            with self.accelerator.autocast():
+                outputs = self.model(**batch)
+            yield indices, outputs.float(), targets
 
     def _evaluate_and_checkpoint(self, running: RunningLoss, started: float) -> None:
         result = self.evaluate(self.val_data)
@@ -255,19 +224,19 @@ class Trainer:
         row = self._history_row(result.metrics, running, started)
         self.state.history.append(row)
         if not self.console.quiet:  # rich renders even for a quiet console: ~1 ms a line
-            self.console.print(format_history_row(row))
+            self.console.print(format_history_row(row, self.objective))
         if self.run_dir is not None:
             append_jsonl(self.run_dir / "history.jsonl", row)
             self._save_last()
 
     def _history_row(self, metrics: dict, running: RunningLoss, started: float) -> dict:
+        train_metric = self.objective.train_metric
         return {
             "epoch": self.state.epoch if self.state.batch_in_epoch == 0 else self.state.epoch + 1,
             "step": self.state.step,
             "train_loss": running.loss,
-            "train_accuracy": running.accuracy,
-            "val_loss": metrics["loss"],
-            **{f"val_{k}": metrics[k] for k in MONITORABLE if k != "loss"},
+            **({f"train_{train_metric}": running.score} if train_metric else {}),
+            **{f"val_{name}": metrics[name] for name in self.objective.metric_names()},
             "lr": self.scheduler.get_last_lr()[0],
             "phase": self._phase(),
             "trainable_params": sum(p.numel() for p in self._trainable()),
@@ -359,9 +328,6 @@ class Trainer:
             self._trainable_params = [p for p in self.model.parameters() if p.requires_grad]
         return self._trainable_params
 
-    def _weights(self) -> torch.Tensor | None:
-        return None if self.loss_weights is None else self.loss_weights.to(self.device)
-
     def _to_device(self, batch: dict) -> dict:
         return {
             k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
@@ -388,9 +354,18 @@ def _trained_param_names(model, groups: list[LayerGroup], plans: list[GroupPlan]
     }
 
 
-def _class_weights(labels: torch.Tensor, num_classes: int, mode: str | None) -> torch.Tensor | None:
-    """``balanced``: n / (k * count_c), as scikit-learn's ``compute_class_weight``."""
-    if mode is None:
-        return None
-    counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
-    return len(labels) / (num_classes * counts)
+def _early_stopping(cfg: TrainConfig, objective: Objective) -> EarlyStopping:
+    """Early stopping on the configured metric (default: the objective's monitor)."""
+    stopping = cfg.early_stopping
+    metric = stopping.metric or objective.monitor
+    if metric not in objective.metric_names():
+        raise ConfigError(
+            f"train.early_stopping.metric '{metric}' is not a metric of this task; "
+            f"choose one of {', '.join(objective.metric_names())}"
+        )
+    return EarlyStopping(
+        metric,
+        stopping.mode or objective.spec(metric).mode,
+        stopping.patience if stopping.enabled else None,
+        stopping.min_delta,
+    )

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunelab.config import DataConfig
 from tunelab.data.cleaning import (
     CleaningCounts,
     CleaningReport,
@@ -17,6 +16,7 @@ from tunelab.data.cleaning import (
     without_classes,
 )
 from tunelab.errors import DataError
+from tunelab.tasks.text.config import TextDataConfig
 
 # 10 rows: 1 missing label, 1 blank label, 2 missing/blank texts, 2 exact duplicates
 # (one only after stripping), 1 text with a conflicting label.
@@ -37,7 +37,7 @@ MESSY = pd.DataFrame(
         "y": ["pos", "pos", "neg", "neg", "neg", "pos", "neg", "pos", None, "  "],
     }
 )
-CFG = DataConfig(text_column="sentence", label_column="y")
+CFG = TextDataConfig(text_column="sentence", label_column="y")
 
 
 def test_counts_for_each_step_are_exact():
@@ -112,20 +112,22 @@ def test_normalize_label(value, expected):
 
 def test_numeric_labels_from_a_column_with_gaps_agree_with_ints():
     frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [1.0, np.nan, 2.0]})
-    rows, counts = clean_split(frame, DataConfig(), "data.train (t.csv)")
+    rows, counts = clean_split(frame, TextDataConfig(), "data.train (t.csv)")
     assert rows["label"].tolist() == ["1", "2"]
     assert counts.dropped_missing_label == 1
 
 
 def test_non_string_texts_become_strings():
     frame = pd.DataFrame({"text": pd.Series([123, 4.5], dtype=object), "label": ["a", "b"]})
-    rows, _ = clean_split(frame, DataConfig(), "data.train (t.csv)")
+    rows, _ = clean_split(frame, TextDataConfig(), "data.train (t.csv)")
     assert rows["text"].tolist() == ["123", "4.5"]
 
 
 def test_missing_column_lists_the_columns_and_the_setting():
     with pytest.raises(DataError) as err:
-        clean_split(MESSY, DataConfig(text_column="txt", label_column="y"), "data.train (f.csv)")
+        clean_split(
+            MESSY, TextDataConfig(text_column="txt", label_column="y"), "data.train (f.csv)"
+        )
     assert str(err.value) == (
         "data.train (f.csv): no column 'txt'; columns are: sentence, y; set data.text_column"
     )
@@ -133,12 +135,12 @@ def test_missing_column_lists_the_columns_and_the_setting():
 
 def test_missing_label_column_names_label_column_setting():
     with pytest.raises(DataError, match=r"no column 'label'; columns are: sentence, y; set "):
-        clean_split(MESSY, DataConfig(text_column="sentence"), "data.test (f.csv)")
+        clean_split(MESSY, TextDataConfig(text_column="sentence"), "data.test (f.csv)")
 
 
 def test_same_column_for_text_and_label_is_an_error():
     with pytest.raises(DataError, match=r"both 'y'; point them at different columns"):
-        clean_split(MESSY, DataConfig(text_column="y", label_column="y"), "data.train (f.csv)")
+        clean_split(MESSY, TextDataConfig(text_column="y", label_column="y"), "data.train (f.csv)")
 
 
 def _pool(sizes: dict[str, int]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from optuna.trial import FixedTrial
 from typer.testing import CliRunner
 
 from tunelab.cli import app
-from tunelab.config import Config, load_config
+from tunelab.config import load_config, validate_config
 from tunelab.errors import ConfigError
 from tunelab.hpsearch.space import apply_params, baseline_params, default_space, parse_space
 
@@ -50,7 +50,7 @@ runner = CliRunner()
 )
 def test_bad_space_is_one_clear_error(space, fragment):
     with pytest.raises(ConfigError, match="search.space") as err:
-        parse_space(Config.model_validate({"search": {"space": space}}))
+        parse_space(validate_config({"search": {"space": space}}))
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
@@ -84,12 +84,24 @@ def test_shipped_search_configs_have_valid_spaces_and_a_baseline(path):
 def test_default_space_follows_the_strategy():
     assert "train.lr" not in default_space("feature_extraction")
     assert "strategy.lora.r" in default_space("lora")
-    params = parse_space(Config())  # empty space: the default one, valid for the config
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    ["feature_extraction", "top_k", "full", "gradual_unfreeze", "discriminative_lr", "lora"],
+)
+def test_default_space_varies_only_keys_the_strategy_reads(strategy):
+    base = load_config(None, [f"strategy.name={strategy}"])
+    params = parse_space(base)  # every key is checked against this strategy's own config
+    keys = {p.key for p in params}
+    assert ("strategy.lr_decay" in keys) == (strategy == "discriminative_lr")
+    assert ("strategy.k" in keys) == (strategy == "top_k")
+    params = parse_space(load_config(None))  # empty space: the default one, valid for the config
     assert {p.key for p in params} >= {"train.lr", "train.head_lr", "train.batch_size"}
 
 
 def test_values_conditions_and_nested_form():
-    cfg = Config.model_validate(
+    cfg = validate_config(
         {
             "search": {
                 "space": {
@@ -117,6 +129,8 @@ def test_values_conditions_and_nested_form():
         FixedTrial({"strategy.name": "top_k", "strategy.k": 3, "model.head.hidden_sizes": "[]"}),
         "t",
     )
-    assert top.strategy.k == 3 and top.search == Config().search, "trials run without search"
+    assert top.strategy.k == 3 and top.search == load_config(None).search, (
+        "trials run without search"
+    )
     fixed, _ = baseline_params(cfg, params)
     assert fixed == {"strategy.name": "top_k", "strategy.k": 2, "model.head.hidden_sizes": "[]"}

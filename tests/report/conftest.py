@@ -21,7 +21,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tunelab.config import Config
+from tunelab.config import validate_config
 from tunelab.report import write_report
 
 LABELS = ("food", "money", "health", "history", "sports", "science")
@@ -118,10 +118,10 @@ def config_dict(strategy: str, pretrained: bool, epochs: int, k: int, seed: int)
     raw = {
         "model": {"pretrained": pretrained},
         "data": {"train": "builtin:chatterbot-topics"},
-        "strategy": {"name": strategy, "k": k},
+        "strategy": {"name": strategy, **({"k": k} if strategy == "top_k" else {})},
         "train": {"epochs": epochs, "seed": seed},
     }
-    return Config.model_validate(raw).to_dict()
+    return validate_config(raw).to_dict()
 
 
 def layer_groups(strategy: str, n_labels: int, epochs: int, k: int = 2) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from tunelab.hpsearch.results import SearchResult, finish
 from tunelab.hpsearch.space import Param, parse_space
 from tunelab.hpsearch.study import counted_trials, direction_of, open_study, redact
 from tunelab.hpsearch.trials import ProcessLog, TrialRunner, release_memory
+from tunelab.tasks import get_task
 
 MAX_CONSECUTIVE_FAILURES = 3  # a search whose trials keep failing stops with the last error
 
@@ -60,8 +61,8 @@ def search(
         timeout: seconds after which this process starts no new trial.
         storage: an Optuna RDB URL; default ``sqlite:///<output>/study.db``.
         study_name: default: the output directory's name.
-        metric: the validation metric to optimise (``f1_macro``, ``accuracy``, ``loss``...).
-        direction: ``maximize`` or ``minimize`` (default: minimize loss, maximize the rest).
+        metric: the validation metric to optimise (default: the task's monitored metric).
+        direction: ``maximize`` or ``minimize`` (default: the metric's own direction).
         output_dir: where trial run directories and the results go.
         isolation: ``subprocess`` (a fresh process per trial) or ``inprocess``.
         console: where progress goes (default: quiet).
@@ -100,7 +101,13 @@ def _resolve(config: Config | dict | str | Path, **overrides: Any) -> Config:
     else:
         raw = load_config(config).model_dump(mode="json")
     raw["search"].update({k: v for k, v in overrides.items() if v is not None})
-    return validate_config(raw, source="search options")
+    base = validate_config(raw, source="search options")
+    objective = get_task(base.task).objective_class
+    metric = base.search.metric or objective.monitor
+    mode = objective.spec(metric).mode
+    base.search.metric = metric
+    base.search.direction = base.search.direction or ("maximize" if mode == "max" else "minimize")
+    return base
 
 
 # ------------------------------------------------------------------------ the loop

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunelab.config import Config, validate_config
+from tunelab.config import Config, retarget_strategy, validate_config
 from tunelab.errors import ConfigError
 
 RANGES = ("uniform", "log_uniform", "int")
@@ -78,12 +78,16 @@ class Param:
 
 
 def default_space(strategy: str) -> dict[str, dict[str, Any]]:
-    """A sensible space when ``search.space`` is empty: learning rates, batch, regularisation.
+    """A sensible space when ``search.space`` is empty: learning rates, batch,
+    regularisation, and the strategy's own keys (only what the strategy reads).
 
     Feature extraction trains only the head, so the backbone ``lr`` is left out.
     """
+    from tunelab.strategies import strategy_class
+
+    chosen = strategy_class(strategy)
     space: dict[str, dict[str, Any]] = {}
-    if strategy != "feature_extraction":
+    if not chosen.uses_feature_cache:
         space["train.lr"] = {"log_uniform": [1e-5, 3e-4]}
     space.update(
         {
@@ -94,11 +98,7 @@ def default_space(strategy: str) -> dict[str, dict[str, Any]]:
             "model.head.dropout": {"uniform": [0.0, 0.3]},
         }
     )
-    if strategy == "lora":
-        space["strategy.lora.r"] = {"choice": [4, 8, 16]}
-    if strategy in ("gradual_unfreeze", "discriminative_lr"):
-        space["strategy.lr_decay"] = {"uniform": [0.5, 1.0]}
-    return space
+    return {**space, **chosen.search_space()}
 
 
 def parse_space(base: Config) -> list[Param]:
@@ -129,6 +129,8 @@ def apply_params(base: Config, params: list[Param], trial: Any, source: str) -> 
     for param in params:
         if param.active(raw):
             set_path(raw, param.key, param.suggest(trial))
+    # A drawn strategy keeps only the settings it reads (``strategy.k`` is top_k's).
+    raw["strategy"] = retarget_strategy(raw["strategy"], raw["strategy"]["name"])
     return validate_config(raw, source=source)
 
 
@@ -155,12 +157,37 @@ def get_path(raw: dict[str, Any], key: str) -> Any:
 
 
 def set_path(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set the value at dotted ``key`` of a nested dict (the sections must exist)."""
+    """Set the value at dotted ``key`` of a nested dict (creating missing sections)."""
     *sections, leaf = key.split(".")
     node = raw
     for part in sections:
-        node = node[part]
+        node = node.setdefault(part, {})
     node[leaf] = value
+
+
+def _reading_strategy(key: str) -> str | None:
+    """A strategy whose section has ``key`` (``strategy.k`` -> top_k), or None."""
+    from tunelab.strategies import strategy_config_class, strategy_names
+
+    parts = key.split(".")
+    if parts[0] != "strategy" or len(parts) < 2:
+        return None
+    return next(
+        (n for n in strategy_names() if parts[1] in strategy_config_class(n).model_fields), None
+    )
+
+
+def _as_read_by_a_strategy(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """``raw`` whose strategy reads ``key``: another strategy's key is checked in its
+    own section (the search draws that strategy when ``when`` says so)."""
+    reader = _reading_strategy(key)
+    if reader is None or key.split(".")[1] in raw["strategy"]:
+        return raw
+    out = copy.deepcopy(raw)
+    out["strategy"] = retarget_strategy(raw["strategy"], reader)
+    defaults = validate_config(out).to_dict()["strategy"]
+    out["strategy"] = defaults
+    return out
 
 
 def _flatten(space: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -205,6 +232,7 @@ def _parse_param(key: str, spec: Any, raw: dict[str, Any]) -> Param:
 def _check_leaf(key: str, raw: dict[str, Any], where: str) -> None:
     if key.split(".")[0] == "search":
         raise ConfigError(f"{where}: a search cannot vary its own settings")
+    raw = _as_read_by_a_strategy(raw, key)
     try:
         value = get_path(raw, key)
     except (KeyError, TypeError):
@@ -255,8 +283,16 @@ def _when(conditions: Any, raw: dict[str, Any], where: str) -> dict[str, tuple]:
 
 def _check_value(key: str, value: Any, raw: dict[str, Any], where: str) -> None:
     """The config itself must accept ``value`` at ``key`` (types, bounds, literals)."""
-    trial_raw = copy.deepcopy(raw)
+    trial_raw = copy.deepcopy(_as_read_by_a_strategy(raw, key))
     set_path(trial_raw, key, value)
+    if key == "strategy.name":
+        from tunelab.strategies import strategy_names
+
+        if value not in strategy_names():
+            raise ConfigError(
+                f"{where} = {value!r}: unknown strategy; choose from {', '.join(strategy_names())}"
+            )
+        trial_raw["strategy"] = retarget_strategy(trial_raw["strategy"], value)
     validate_config(trial_raw, source=f"{where} = {value!r}")
 
 

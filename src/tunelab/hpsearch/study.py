@@ -29,7 +29,7 @@ COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.R
 
 
 def direction_of(settings: SearchConfig) -> str:
-    """``maximize`` or ``minimize``; unset means minimize loss and maximize scores."""
+    """``maximize`` or ``minimize`` (the search's options resolve it from the metric)."""
     return settings.direction or ("minimize" if settings.metric == "loss" else "maximize")
 
 

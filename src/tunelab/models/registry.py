@@ -39,6 +39,7 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 
 def list_models(pattern: str = "*", task: str | None = None) -> list[ModelSpec]:
     """Known models whose name matches the glob ``pattern`` (case-insensitive)."""
+    _load_task_packages()
     specs = sorted(_REGISTRY.values(), key=lambda s: (s.task, s.name))
     return [
         s
@@ -49,6 +50,7 @@ def list_models(pattern: str = "*", task: str | None = None) -> list[ModelSpec]:
 
 def known_model(name: str) -> ModelSpec | None:
     """The registered spec for ``name``, or None for a path or an unknown name."""
+    _load_task_packages()
     return _REGISTRY.get(name.lower())
 
 
@@ -75,3 +77,8 @@ def resolve_model_path(name: str) -> Path:
         f"model.name '{name}' is neither a known model ({known}) nor an existing local "
         "path; run `tunelab models` or pass a local HF model directory"
     )
+
+
+def _load_task_packages() -> None:
+    """Task packages register their known models when imported."""
+    import tunelab.tasks  # noqa: F401

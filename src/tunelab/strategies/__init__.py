@@ -8,6 +8,9 @@ from tunelab.strategies.base import (
     apply_strategy,
     create_strategy,
     register_strategy,
+    strategy_class,
+    strategy_config,
+    strategy_config_class,
     strategy_names,
 )
 
@@ -18,5 +21,8 @@ __all__ = [
     "apply_strategy",
     "create_strategy",
     "register_strategy",
+    "strategy_class",
+    "strategy_config",
+    "strategy_config_class",
     "strategy_names",
 ]

@@ -8,6 +8,8 @@ shared, so a strategy is one small class in one file:
 * ``prepare(model)``: change the model before groups are built (default: nothing).
 * ``plan(groups)``: one :class:`GroupPlan` per group, in order.
 * ``callbacks(groups)``: stateful callbacks that change the plan during training.
+* ``config_class``: its ``strategy`` config section (a key it does not read is an
+  error), and ``search_space()``: the keys of that section a search varies by default.
 
 Invariant (tested per strategy): after one optimizer step, exactly the parameters of
 the groups planned as trained (or LoRA's adapters) have changed.
@@ -16,7 +18,7 @@ the groups planned as trained (or LoRA's adapters) have changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from torch import nn
 
@@ -42,9 +44,10 @@ class GroupPlan:
 
 
 class Strategy:
-    """Base class; subclasses set ``name`` and override ``plan``."""
+    """Base class; subclasses set ``name`` and ``config_class`` and override ``plan``."""
 
     name: ClassVar[str] = ""
+    config_class: ClassVar[type[StrategyConfig]] = StrategyConfig
     uses_feature_cache: ClassVar[bool] = False
 
     def __init__(self, cfg: StrategyConfig) -> None:
@@ -61,6 +64,11 @@ class Strategy:
         """Callbacks that change trainability during training (default: none)."""
         return []
 
+    @classmethod
+    def search_space(cls) -> dict[str, dict[str, Any]]:
+        """Default search ranges for this strategy's own keys (default: none)."""
+        return {}
+
 
 _STRATEGIES: dict[str, type[Strategy]] = {}
 
@@ -73,16 +81,31 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
 
 def create_strategy(cfg: StrategyConfig) -> Strategy:
     """Instantiate the registered strategy named in ``cfg.name``."""
-    if cfg.name not in _STRATEGIES:
-        raise ConfigError(
-            f"strategy.name '{cfg.name}' is unknown; choose one of {', '.join(sorted(_STRATEGIES))}"
-        )
-    return _STRATEGIES[cfg.name](cfg)
+    return strategy_class(cfg.name)(cfg)
 
 
 def strategy_names() -> list[str]:
     """Registered strategy names."""
     return sorted(_STRATEGIES)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The registered strategy class called ``name``."""
+    if name not in _STRATEGIES:
+        raise ConfigError(
+            f"strategy.name '{name}' is unknown; choose one of {', '.join(sorted(_STRATEGIES))}"
+        )
+    return _STRATEGIES[name]
+
+
+def strategy_config_class(name: str) -> type[StrategyConfig]:
+    """The ``strategy`` section class of strategy ``name``."""
+    return strategy_class(name).config_class
+
+
+def strategy_config(name: str, **settings: Any) -> StrategyConfig:
+    """A validated ``strategy`` section: ``strategy_config("top_k", k=1)``."""
+    return strategy_config_class(name)(name=name, **settings)
 
 
 def apply_strategy(

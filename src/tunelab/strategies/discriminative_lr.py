@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
+from tunelab.config import StrategyConfig
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
+
+
+class DiscriminativeLRConfig(StrategyConfig):
+    """``lr_decay``: each group down from the top trains at this times the LR above it."""
+
+    name: Literal["discriminative_lr"] = "discriminative_lr"
+    lr_decay: float = Field(0.8, gt=0.0, le=1.0)
 
 
 @register_strategy
@@ -16,6 +28,7 @@ class DiscriminativeLR(Strategy):
     """
 
     name = "discriminative_lr"
+    config_class = DiscriminativeLRConfig
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         top = len(groups) - 2
@@ -23,3 +36,7 @@ class DiscriminativeLR(Strategy):
             GroupPlan("trained", lr_scale=self.cfg.lr_decay ** (top - i))
             for i in range(len(groups) - 1)
         ] + [GroupPlan("trained")]
+
+    @classmethod
+    def search_space(cls) -> dict[str, dict]:
+        return {"strategy.lr_decay": {"uniform": [0.5, 1.0]}}

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from tunelab.callbacks import GradualUnfreezing
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
+from tunelab.strategies.simple import FrozenPrefixConfig
+
+
+class GradualUnfreezeConfig(FrozenPrefixConfig):
+    """How long each phase lasts: epochs, or optimizer steps when set."""
+
+    name: Literal["gradual_unfreeze"] = "gradual_unfreeze"
+    unfreeze_every_epochs: int = Field(1, ge=1)
+    unfreeze_every_steps: int | None = Field(None, ge=1)
 
 
 @register_strategy
@@ -17,6 +30,7 @@ class GradualUnfreeze(Strategy):
     """
 
     name = "gradual_unfreeze"
+    config_class = GradualUnfreezeConfig
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         backbone = len(groups) - 1

@@ -6,9 +6,12 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import Field
 from torch import nn
 
+from tunelab.config import StrategyConfig, _Section
 from tunelab.errors import ConfigError
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
@@ -25,6 +28,26 @@ def default_target_modules(model_type: str) -> list[str] | None:
     return list(targets) if targets else None
 
 
+class LoraSettings(_Section):
+    """peft LoRA hyper-parameters; target modules are found per architecture when unset."""
+
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | None = None
+    merge: bool = False
+    # Adapters start at zero and are low-rank: they need a larger step than full
+    # fine-tuning (LoRA practice: ~10x). Scales train.lr for the adapter groups.
+    lr_scale: float = Field(10.0, gt=0.0)
+
+
+class LoraConfig(StrategyConfig):
+    """``lora``: the adapter settings."""
+
+    name: Literal["lora"] = "lora"
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+
+
 @register_strategy
 class Lora(Strategy):
     """Wraps the backbone in a peft ``PeftModel`` whose only trainable weights are LoRA's.
@@ -36,6 +59,7 @@ class Lora(Strategy):
     """
 
     name = "lora"
+    config_class = LoraConfig
 
     def prepare(self, model: nn.Module) -> None:
         own_targets = getattr(model, "lora_target_modules", None)
@@ -51,6 +75,10 @@ class Lora(Strategy):
         ]
         return plans + [GroupPlan("trained")]
 
+    @classmethod
+    def search_space(cls) -> dict[str, dict[str, Any]]:
+        return {"strategy.lora.r": {"choice": [4, 8, 16]}}
+
 
 def wrap_with_lora(
     backbone: nn.Module, settings, default_targets: list[str] | None = None
@@ -60,7 +88,8 @@ def wrap_with_lora(
     Targets: ``strategy.lora.target_modules``, else the classifier's own default (a CNN's
     1x1 convolutions), else peft's attention projections for the model type.
     """
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
 
     model_type = getattr(getattr(backbone, "config", None), "model_type", "")
     targets = settings.target_modules or default_targets or default_target_modules(model_type)
@@ -69,7 +98,7 @@ def wrap_with_lora(
             f"strategy.lora.target_modules: no default for model type '{model_type}'; "
             "set it to the attention projection names, e.g. [q_proj, v_proj]"
         )
-    config = LoraConfig(
+    config = PeftLoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
@@ -80,6 +109,11 @@ def wrap_with_lora(
             return get_peft_model(backbone, config)
     except ValueError as err:
         raise ConfigError(f"strategy.lora.target_modules={targets}: {err}") from None
+
+
+def merge_requested(cfg: StrategyConfig) -> bool:
+    """Whether the run's ``strategy.lora.merge`` asks to fold the adapters in on save."""
+    return isinstance(cfg, LoraConfig) and cfg.lora.merge
 
 
 def is_lora(backbone: nn.Module) -> bool:

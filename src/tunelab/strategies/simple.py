@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
+from tunelab.config import StrategyConfig
 from tunelab.errors import ConfigError
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
+
+
+class FrozenPrefixConfig(StrategyConfig):
+    """Strategies that freeze the bottom of the backbone can cache its output.
+
+    ``prefix_cache``: run the frozen bottom once per example and train the top on its
+    cached output (auto: on when the backbone supports it).
+    """
+
+    prefix_cache: Literal["auto", "on", "off"] = "auto"
+    prefix_cache_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+
+class TopKConfig(FrozenPrefixConfig):
+    """``k``: how many backbone groups from the top train."""
+
+    name: Literal["top_k"] = "top_k"
+    k: int = Field(2, ge=1)
+
+
+class FeatureExtractionConfig(StrategyConfig):
+    """No settings of its own: the head trains on cached features."""
+
+    name: Literal["feature_extraction"] = "feature_extraction"
+
+
+class FullConfig(StrategyConfig):
+    """No settings of its own: every parameter trains."""
+
+    name: Literal["full"] = "full"
 
 
 def _head_only(groups: list[LayerGroup]) -> list[GroupPlan]:
@@ -20,6 +55,7 @@ class FeatureExtraction(Strategy):
     """
 
     name = "feature_extraction"
+    config_class = FeatureExtractionConfig
     uses_feature_cache = True
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
@@ -31,6 +67,7 @@ class TopK(Strategy):
     """The last ``k`` backbone groups and the head train; everything below is frozen."""
 
     name = "top_k"
+    config_class = TopKConfig
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         backbone = len(groups) - 1
@@ -44,12 +81,17 @@ class TopK(Strategy):
             GroupPlan("trained" if i >= first_trained else "frozen") for i in range(backbone)
         ] + [GroupPlan("trained")]
 
+    @classmethod
+    def search_space(cls) -> dict[str, dict]:
+        return {"strategy.k": {"int": [1, 4]}}
+
 
 @register_strategy
 class Full(Strategy):
     """Every parameter trains (the HF Trainer default)."""
 
     name = "full"
+    config_class = FullConfig
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         return [GroupPlan("trained") for _ in groups]

@@ -1,14 +1,41 @@
-"""Tasks (text and image classification) behind one interface, registered by name."""
+"""Tasks behind one contract (:class:`Task`), registered by name.
 
-from tunelab.tasks import image, text  # noqa: F401  (registers the tasks)
-from tunelab.tasks.base import BuiltModel, Task, get_task, register_task
+A new task is one package under ``tunelab/tasks/`` plus its import line below.
+"""
+
+# Registration lines: importing a task package registers it.
+from tunelab.tasks import (
+    image,  # noqa: E402, F401
+    text,  # noqa: E402, F401, I001
+)
+from tunelab.tasks.base import (
+    BuiltModel,
+    ExportSignature,
+    Task,
+    TaskSections,
+    all_tasks,
+    get_task,
+    register_task,
+    task_names,
+)
+
+DEFAULT_TASK = "text_classification"
 
 
 def task_for_model(name: str) -> Task:
-    """The task a model name belongs to: images for known image models and timm names."""
-    from tunelab.models.vision import is_image_model
+    """The task a model name belongs to (a local directory: the default task)."""
+    owners = [task for task in all_tasks() if task.owns_model(name)]
+    return owners[0] if owners else get_task(DEFAULT_TASK)
 
-    return get_task("image_classification" if is_image_model(name) else "text_classification")
 
-
-__all__ = ["BuiltModel", "Task", "get_task", "register_task", "task_for_model"]
+__all__ = [
+    "BuiltModel",
+    "ExportSignature",
+    "Task",
+    "TaskSections",
+    "all_tasks",
+    "get_task",
+    "register_task",
+    "task_for_model",
+    "task_names",
+]

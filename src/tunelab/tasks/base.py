@@ -1,25 +1,37 @@
-"""The contract of a task: what differs between text and image classification.
+"""The contract of a task, and the registry of tasks.
 
-The run path (:func:`tunelab.run.fine_tune`) is the same for every task: data, model,
-strategy over layer groups, trainer, metrics, run directory. A :class:`Task` supplies
-the parts that depend on the kind of input:
+The run path (:func:`tunelab.run.fine_tune`) is the same for every task: config, data,
+model, strategy over layer groups, trainer, metrics, run directory. The core never
+names a task; a :class:`Task` subclass in ``tunelab/tasks/<name>/`` supplies everything
+that depends on the kind of input and output, and registers itself with
+:func:`register_task` (one line in ``tunelab/tasks/__init__.py`` imports it). Every
+abstract method below must be implemented; a task missing one fails at registration.
 
-* ``prepare_data(cfg)``: clean, split data; the splits carry ``labels``, ``summary``
-  (``data_summary.json``) and ``warnings``.
-* ``build_model(cfg, num_classes)``: a :class:`BuiltModel` whose classifier has
-  ``.backbone``, ``.head``, ``.encode(**inputs)`` (pooled features) and
-  ``forward(**inputs)`` / ``forward(features=...)``.
-* ``batch_sources(...)``: per split, an object the trainer iterates (``__len__``,
-  ``labels``, ``collate``, ``epoch_batches``, ``eval_batches``; see ``batching.py``).
-* ``feature_cache_key(...)``: the identity of a split's pooled features, for the
-  feature-extraction cache.
-* ``predictor`` / ``examples`` / ``save_model`` / ``load_predictor``: inference on
-  raw inputs, and the self-describing ``model/`` directory that ``tunelab.load`` reads.
-* ``describe_layers(name)``: the layer groups of a model, for ``tunelab layers``.
+Config
+    :meth:`sections`: the pydantic classes of the task's ``model``, ``data`` and
+    ``train`` sections (subclasses of the core ones), so a key the task does not read is
+    an error. ``objective_class`` names its metrics, so ``train.early_stopping.metric``
+    is checked when the config is loaded.
+Training
+    :meth:`prepare_data` (splits with ``summary`` for ``data_summary.json`` and
+    ``warnings``), :meth:`build_model` (a :class:`BuiltModel` whose ``model`` has the
+    layer groups strategies plan over), :meth:`objective` (loss and metrics, see
+    :class:`tunelab.objective.Objective`), :meth:`batch_sources` (per split, what the
+    trainer iterates: ``__len__``, ``collate``, ``epoch_batches``, ``eval_batches``).
+Shipping
+    :meth:`predictor` / :meth:`save_model` / :meth:`load_predictor`: inference on raw
+    inputs and the self-describing ``model/`` directory ``tunelab.load`` reads;
+    :meth:`read_inputs` (``tunelab predict``), :meth:`request_inputs` (``serve``),
+    :meth:`evaluate_source` (``tunelab evaluate``), :meth:`export_signature` (ONNX).
+Optional hooks with defaults
+    feature caching (:meth:`feature_cache_key`), continual updates (:meth:`take`,
+    :meth:`concat`, :meth:`overlap_keys`, :meth:`examples`), representation drift
+    (:meth:`drift_embeddings`), latency inputs, ``tunelab layers``.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,18 +39,20 @@ from typing import Any, ClassVar
 import torch
 from rich.console import Console
 
-from tunelab.config import Config
+from tunelab.config import Config, DataConfig, ModelConfig, TrainConfig
 from tunelab.errors import ConfigError
+from tunelab.objective import Objective
 
 SPLIT_NAMES = ("train", "validation", "test")
 
 
 @dataclass
 class BuiltModel:
-    """A classifier, what turns raw inputs into its inputs, and where its weights came from.
+    """A model, what turns raw inputs into its inputs, and where its weights came from.
 
     Attributes:
-        model: the classifier (``.backbone``, ``.head``, ``.encode``, ``forward``).
+        model: the trainable module (``forward(**batch)`` returns the outputs the
+            objective scores; strategies plan over its layer groups).
         processor: a tokenizer (text) or an ``ImagePreprocessing`` (images).
         source: the local weights directory or file (None: random initialisation).
     """
@@ -48,86 +62,149 @@ class BuiltModel:
     source: Path | None
 
 
-class Task:
+@dataclass(frozen=True)
+class TaskSections:
+    """The config classes a task contributes."""
+
+    model: type[ModelConfig]
+    data: type[DataConfig]
+    train: type[TrainConfig]
+
+
+@dataclass(frozen=True)
+class ExportSignature:
+    """What ONNX export needs: the module mapping named tensors to outputs, and two
+    sample batches of different shapes (dims named in ``dynamic`` vary)."""
+
+    module: torch.nn.Module
+    samples: list[dict[str, torch.Tensor]]
+    dynamic: dict[str, dict[int, str]]
+    output_name: str = "logits"
+
+
+class Task(ABC):
     """Base class; one subclass per task, registered by its config name."""
 
     name: ClassVar[str] = ""
     noun: ClassVar[str] = "examples"  # what one example is called in messages
+    input_key: ClassVar[str] = "input"  # the key of a raw input in predict/serve records
+    objective_class: ClassVar[type[Objective]]
 
+    # ---------------------------------------------------------------- config
+    @abstractmethod
+    def sections(self) -> TaskSections:
+        """The classes of this task's ``model``, ``data`` and ``train`` sections."""
+
+    # -------------------------------------------------------------- training
+    @abstractmethod
     def prepare_data(self, cfg: Config) -> Any:
-        """Train / validation / test splits with ``labels``, ``summary`` and ``warnings``."""
-        raise NotImplementedError
+        """Train / validation / test splits with ``summary`` and ``warnings``."""
 
-    def build_model(self, cfg: Config, num_classes: int) -> BuiltModel:
-        """The backbone with its weights and a fresh head for ``num_classes``."""
-        raise NotImplementedError
+    @abstractmethod
+    def build_model(self, cfg: Config, splits: Any) -> BuiltModel:
+        """The backbone with its weights and whatever the task puts on top."""
 
+    @abstractmethod
+    def objective(self, cfg: Config, splits: Any) -> Objective:
+        """The loss and metrics of this run (e.g. class weights from the train split)."""
+
+    @abstractmethod
     def batch_sources(
         self, cfg: Config, built: BuiltModel, splits: Any, cached: bool, console: Console
     ) -> dict[str, Any]:
         """Batch sources for train / validation / test (``cached``: features to be cached)."""
-        raise NotImplementedError
+
+    # -------------------------------------------------------------- shipping
+    @abstractmethod
+    def predictor(
+        self, model: torch.nn.Module, built: BuiltModel, splits: Any, cfg: Config, device: Any
+    ) -> Any:
+        """A predictor over raw inputs for the trained ``model``."""
+
+    @abstractmethod
+    def save_model(
+        self, model_dir: Path, model: torch.nn.Module, built: BuiltModel, splits: Any, cfg: Config
+    ) -> Path:
+        """Write the reloadable ``model/`` directory (atomically)."""
+
+    @abstractmethod
+    def load_predictor(self, model_dir: Path, card: dict, device: str) -> Any:
+        """Rebuild the predictor from a ``model/`` directory and its model card."""
+
+    @abstractmethod
+    def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
+        """Raw inputs for ``tunelab predict`` from its arguments and ``--input`` file."""
+
+    @abstractmethod
+    def request_inputs(self, payload: dict[str, Any]) -> list:
+        """Raw inputs from a ``serve`` request body; ValueError saying what to send."""
+
+    @abstractmethod
+    def evaluate_source(
+        self, predictor: Any, run_dir: Path, source: str, columns: dict[str, str | None]
+    ) -> dict:
+        """Metrics of a run's model on a labelled source (``tunelab evaluate``)."""
+
+    @abstractmethod
+    def export_signature(self, predictor: Any) -> ExportSignature:
+        """The module and sample inputs ONNX export traces."""
+
+    @abstractmethod
+    def describe_layers(self, model_name: str) -> list[dict]:
+        """``[{"name", "params"}]`` per layer group, for ``tunelab layers``."""
+
+    # ------------------------------------------------------ optional hooks
+    def owns_model(self, model_name: str) -> bool:
+        """Whether ``model_name`` is one of this task's known models (``tunelab layers``)."""
+        from tunelab.models.registry import known_model
+
+        spec = known_model(model_name)
+        return spec is not None and spec.task == self.name
 
     def feature_cache_key(self, cfg: Config, built: BuiltModel, splits: Any, split: str) -> str:
         """A key that changes whenever the pooled features of ``split`` would."""
-        raise NotImplementedError
+        raise ConfigError(f"task '{self.name}' has no cached-feature strategy")
 
-    def predictor(
-        self,
-        model: torch.nn.Module,
-        built: BuiltModel,
-        labels: list[str],
-        cfg: Config,
-        device: torch.device | str,
-    ) -> Any:
-        """A predictor over raw inputs (texts, images) for the trained ``model``."""
-        raise NotImplementedError
-
-    def examples(self, split: Any) -> tuple[list, list[str]]:
-        """A split's raw inputs (what ``predictor.predict`` takes) and their labels."""
-        raise NotImplementedError
+    def examples(self, split: Any) -> tuple[list, list]:
+        """A split's raw inputs (what ``predictor.predict`` takes) and their targets."""
+        raise NotImplementedError(f"task '{self.name}' does not list its examples")
 
     def take(self, split: Any, rows: list[int]) -> Any:
         """The examples of ``split`` at ``rows``, as a split of the same kind."""
-        raise NotImplementedError
+        raise NotImplementedError(f"task '{self.name}' does not support replay")
 
     def concat(self, first: Any, second: Any) -> Any:
         """One split holding ``first``'s examples, then ``second``'s."""
-        raise NotImplementedError
+        raise NotImplementedError(f"task '{self.name}' does not support replay")
 
     def overlap_keys(self, split: Any) -> list[str]:
         """One key per example, equal for examples that count as duplicates across splits."""
-        raise NotImplementedError
+        raise NotImplementedError(f"task '{self.name}' does not support replay")
 
     def latency_inputs(self, splits: Any, limit: int) -> list:
         """Up to ``limit`` raw test inputs, for single-example latency."""
         return self.examples(splits.test)[0][:limit]
 
-    def save_model(
-        self,
-        model_dir: Path,
-        model: torch.nn.Module,
-        built: BuiltModel,
-        labels: list[str],
-        cfg: Config,
-    ) -> Path:
-        """Write the reloadable ``model/`` directory."""
-        raise NotImplementedError
-
-    def load_predictor(self, model_dir: Path, card: dict, device: str) -> Any:
-        """Rebuild the predictor from a ``model/`` directory and its model card."""
-        raise NotImplementedError
-
-    def describe_layers(self, model_name: str) -> list[dict]:
-        """``[{"name", "params"}]`` per layer group (with a 2-class head)."""
-        raise NotImplementedError
+    def drift_embeddings(self, cfg: Config, run_dir: Path, limit: int) -> Any:
+        """``(pretrained, tuned)`` embeddings of reference inputs, or None when the task
+        does not measure representation drift."""
+        return None
 
 
 _TASKS: dict[str, Task] = {}
 
 
 def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator: make a task available by its ``name``."""
+    """Class decorator: make a task available by its ``name``.
+
+    Raises:
+        TypeError: the class leaves part of the contract unimplemented.
+    """
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        raise TypeError(f"task {cls.__name__} does not implement {', '.join(missing)}")
+    if not cls.name or not hasattr(cls, "objective_class"):
+        raise TypeError(f"task {cls.__name__} must set name and objective_class")
     _TASKS[cls.name] = cls()
     return cls
 
@@ -135,5 +212,15 @@ def register_task(cls: type[Task]) -> type[Task]:
 def get_task(name: str) -> Task:
     """The registered task called ``name`` (the config's ``task``)."""
     if name not in _TASKS:
-        raise ConfigError(f"task '{name}' is unknown; choose one of {', '.join(sorted(_TASKS))}")
+        raise ConfigError(f"task '{name}' is unknown; choose one of {', '.join(task_names())}")
     return _TASKS[name]
+
+
+def task_names() -> list[str]:
+    """Registered task names."""
+    return sorted(_TASKS)
+
+
+def all_tasks() -> list[Task]:
+    """Every registered task."""
+    return [_TASKS[name] for name in task_names()]

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from tunelab.config import AugmentConfig, ModelConfig
 from tunelab.errors import DataError
+from tunelab.tasks.image.config import AugmentConfig, ImageModelConfig
 
 _EIGHT_BIT_MODES = {"1", "L", "P", "RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr", "LAB", "HSV"}
 
@@ -54,9 +54,9 @@ class ImagePreprocessing:
         return (images.float() / 255.0 - mean) / std
 
 
-def resolve_preprocessing(cfg: ModelConfig) -> ImagePreprocessing:
+def resolve_preprocessing(cfg: ImageModelConfig) -> ImagePreprocessing:
     """The model's pretrained data config (timm), with ``model.image_size`` if set."""
-    from tunelab.models.vision import pretrained_data_config
+    from tunelab.tasks.image.model import pretrained_data_config
 
     data = pretrained_data_config(cfg.name)
     size = cfg.image_size or int(data["input_size"][-1])

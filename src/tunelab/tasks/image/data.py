@@ -5,7 +5,7 @@ text), decodes every image once at the model's input size (a file that is not a 
 image is an error naming it, or with ``data.on_bad_image: skip`` is skipped and counted),
 drops exact duplicate images (``data.dedupe``), splits off validation / test (seeded,
 stratified) and writes the summary and warnings. The sources it reads are listed in
-:mod:`tunelab.data.image_sources`.
+:mod:`tunelab.tasks.image.sources`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from tunelab.config import DataConfig
 from tunelab.data.checks import require_classes, require_known_labels
 from tunelab.data.cleaning import CleaningReport, cap_classes, find_small_classes, without_classes
-from tunelab.data.image_decode import DecodeReport, ImageSet, decode_entries, image_hashes
-from tunelab.data.image_sources import ImageEntries, list_source
-from tunelab.data.image_summary import image_summary
-from tunelab.data.image_transforms import ImagePreprocessing
 from tunelab.data.splits import derive_splits, split_sources
 from tunelab.errors import DataError
+from tunelab.tasks.image.config import ImageDataConfig
+from tunelab.tasks.image.decode import DecodeReport, ImageSet, decode_entries, image_hashes
+from tunelab.tasks.image.sources import ImageEntries, list_source
+from tunelab.tasks.image.summary import image_summary
+from tunelab.tasks.image.transforms import ImagePreprocessing
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -41,7 +41,7 @@ class ImageSplits:
     preprocessing: ImagePreprocessing
 
 
-def prepare_image_data(cfg: DataConfig, pre: ImagePreprocessing, seed: int) -> ImageSplits:
+def prepare_image_data(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: int) -> ImageSplits:
     """List, filter, decode, dedupe, split and check the images a run uses.
 
     Raises:
@@ -76,7 +76,7 @@ def prepare_image_data(cfg: DataConfig, pre: ImagePreprocessing, seed: int) -> I
 
 
 def _filter_classes(
-    listed: dict[str, ImageEntries], cfg: DataConfig, seed: int, report: CleaningReport
+    listed: dict[str, ImageEntries], cfg: ImageDataConfig, seed: int, report: CleaningReport
 ) -> dict[str, ImageEntries]:
     """As for text: drop classes too small in the training pool, then cap the pool."""
     small = find_small_classes(listed["train"].frame, cfg.min_class_count)
@@ -91,7 +91,7 @@ def _filter_classes(
 
 
 def _decode_all(
-    listed: dict[str, ImageEntries], cfg: DataConfig, pre: ImagePreprocessing
+    listed: dict[str, ImageEntries], cfg: ImageDataConfig, pre: ImagePreprocessing
 ) -> tuple[dict[str, ImageSet], DecodeReport]:
     report = DecodeReport()
     decoded = {
@@ -117,7 +117,7 @@ def _dedupe(images: ImageSet, dedupe: bool) -> tuple[ImageSet, dict[str, int]]:
 
 
 def _complete_splits(
-    decoded: dict[str, ImageSet], cfg: DataConfig, seed: int
+    decoded: dict[str, ImageSet], cfg: ImageDataConfig, seed: int
 ) -> dict[str, ImageSet]:
     """Split validation / test off the training pool unless given (as for text)."""
     pool = decoded["train"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tunelab.models.text import TextClassifier, pool
+from tunelab.tasks.text.model import TextClassifier, pool
 
 CHECK_ATOL = 1e-4
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from tunelab.data.image_batches import ImageBatches
-from tunelab.data.image_transforms import ImagePreprocessing
+from tunelab.tasks.image.batches import ImageBatches
+from tunelab.tasks.image.transforms import ImagePreprocessing
 
 PRE = ImagePreprocessing(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
 
 
 def test_training_batches_are_augmented_evaluation_batches_are_not():
-    from tunelab.config import AugmentConfig
-    from tunelab.data.image_transforms import build_augmentation, build_batch_mix
+    from tunelab.tasks.image.config import AugmentConfig
+    from tunelab.tasks.image.transforms import build_augmentation, build_batch_mix
 
     images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
     aug = AugmentConfig(rotation=20, color_jitter=0.3, auto="trivial", mixup=0.4, cutmix=1.0)

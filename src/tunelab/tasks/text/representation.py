@@ -26,14 +26,14 @@ def embed_texts(model, tokenizer, texts: list[str], max_length: int) -> np.ndarr
 
 def reference_texts(cfg: Config, limit: int) -> list[str]:
     """The first ``limit`` test texts of the run's (seeded, shared) split."""
-    from tunelab.data import prepare_text_data
+    from tunelab.tasks.text.data import prepare_text_data
 
     return prepare_text_data(cfg.data, seed=cfg.data.seed).test["text"].tolist()[:limit]
 
 
 def pretrained_embeddings(cfg: Config, texts: list[str]) -> np.ndarray:
     """Embeddings from the untouched pretrained backbone (memoised per model + texts)."""
-    from tunelab.models.text import build_text_classifier
+    from tunelab.tasks.text.model import build_text_classifier
 
     key = (
         cfg.model.name,
@@ -52,9 +52,7 @@ def pretrained_embeddings(cfg: Config, texts: list[str]) -> np.ndarray:
 def pretrained_and_tuned_embeddings(
     cfg: Config, run_dir: Path, limit: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(before, after)`` embeddings of the reference texts, or None for non-text tasks."""
-    if cfg.task != "text_classification":
-        return None
+    """``(before, after)`` embeddings of the reference texts (None: too few texts)."""
     from tunelab.inference import load
 
     texts = reference_texts(cfg, limit)

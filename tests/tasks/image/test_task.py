@@ -11,14 +11,13 @@ import torch
 from rich.console import Console
 
 import tunelab
-
-from ..conftest import TINY_CNN, write_scans
+from tests.conftest import TINY_CNN, write_scans
 
 
 # ------------------------------------------------------------ end-to-end runs
 def _reloaded_accuracy(result) -> float:
-    from tunelab.data.image_transforms import resolve_preprocessing
-    from tunelab.data.images import prepare_image_data
+    from tunelab.tasks.image.data import prepare_image_data
+    from tunelab.tasks.image.transforms import resolve_preprocessing
 
     cfg = result.config
     test = prepare_image_data(cfg.data, resolve_preprocessing(cfg.model), cfg.data.seed).test
@@ -136,7 +135,7 @@ def test_medical_style_config_on_a_grayscale_folder(tmp_path):
     from tunelab.config import load_config
 
     root = write_scans(tmp_path / "scans", per_class=15)
-    config = Path(__file__).parents[2] / "configs" / "images_medical_style.yaml"
+    config = Path(__file__).parents[3] / "configs" / "images_medical_style.yaml"
     cfg = load_config(
         config,
         [
@@ -146,10 +145,10 @@ def test_medical_style_config_on_a_grayscale_folder(tmp_path):
             "model.image_size=32",
             "train.epochs=1",
             "train.device=cpu",
-            "strategy.name=top_k",
         ],
     )
     assert cfg.task == "image_classification" and cfg.data.augment.vflip == 0
+    assert cfg.strategy.name == "gradual_unfreeze"
     result = tunelab.fine_tune(cfg, tmp_path / "run")
     summary = json.loads((result.run_dir / "data_summary.json").read_text())
     assert summary["labels"] == ["lesion", "normal"]

@@ -18,11 +18,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tunelab.config import ModelConfig
 from tunelab.errors import ModelError
 from tunelab.layers import LayerGroup, owning_modules
 from tunelab.models.head import ClassificationHead
 from tunelab.models.registry import ModelSpec, known_model, register_model
+from tunelab.tasks.image.config import ImageModelConfig
 
 VISION_HINT = "pip install 'tunelab[vision]'"
 _BN_BUFFER = "num_batches_tracked"
@@ -111,7 +111,7 @@ def is_image_model(name: str) -> bool:
         return False
 
 
-def weights_source(cfg: ModelConfig) -> Path | None:
+def weights_source(cfg: ImageModelConfig) -> Path | None:
     """The file pretrained weights come from (None when ``model.pretrained`` is false).
 
     Raises:
@@ -219,7 +219,7 @@ def load_weights_into(backbone: nn.Module, state: dict[str, torch.Tensor], where
         )
 
 
-def create_backbone(cfg: ModelConfig, num_classes: int = 0) -> tuple[nn.Module, Path | None]:
+def create_backbone(cfg: ImageModelConfig, num_classes: int = 0) -> tuple[nn.Module, Path | None]:
     """A timm model (``num_classes=0``: pooled features) with the configured weights.
 
     Returns:
@@ -341,7 +341,7 @@ def _group_key(name: str, matcher: dict) -> tuple:
 
 
 def build_image_classifier(
-    cfg: ModelConfig, num_classes: int
+    cfg: ImageModelConfig, num_classes: int
 ) -> tuple[ImageClassifier, Path | None]:
     """A timm backbone with the configured weights and a fresh head.
 

@@ -8,7 +8,6 @@ base model it needs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -16,9 +15,8 @@ from safetensors.torch import save_file
 
 from tunelab.config import Config
 from tunelab.io import replace_dir
-from tunelab.strategies.lora import is_lora, merged
-
-CARD = "tunelab_model.json"
+from tunelab.run_dir import write_model_card
+from tunelab.strategies.lora import is_lora, merge_requested, merged
 
 
 def save_model(
@@ -30,7 +28,7 @@ def save_model(
     base_model_path: Path,
 ) -> Path:
     """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
-    if cfg.strategy.lora.merge:
+    if merge_requested(cfg.strategy):
         model.backbone = merged(model.backbone)
     lora = is_lora(model.backbone)
     card = {
@@ -57,6 +55,6 @@ def save_model(
             str(tmp / "model.safetensors"),
         )
         tokenizer.save_pretrained(str(tmp))
-        (tmp / CARD).write_text(json.dumps(card, indent=2))
+        write_model_card(tmp, card)
 
     return replace_dir(model_dir, fill)

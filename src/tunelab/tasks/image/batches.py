@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from tunelab.batching import FixedSizeBatching
-from tunelab.data.image_transforms import ImagePreprocessing
+from tunelab.tasks.image.transforms import ImagePreprocessing
 
 
 @dataclass

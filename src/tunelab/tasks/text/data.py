@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 
-from tunelab.config import DataConfig
 from tunelab.data.checks import (
     build_summary,
     require_classes,
@@ -31,6 +30,7 @@ from tunelab.data.formats import SourceTable
 from tunelab.data.sources import load_source
 from tunelab.data.splits import derive_splits, split_sources
 from tunelab.errors import DataError
+from tunelab.tasks.text.config import TextDataConfig
 
 SPLIT_NAMES = ("train", "validation", "test")
 EVAL_SPLITS = ("validation", "test")
@@ -57,7 +57,7 @@ class TextSplits:
     warnings: list[str]
 
 
-def prepare_text_data(cfg: DataConfig, seed: int) -> TextSplits:
+def prepare_text_data(cfg: TextDataConfig, seed: int) -> TextSplits:
     """Read, clean, filter, split and check the data a run trains and evaluates on.
 
     Class filters run on the training pool before validation / test are split off it:
@@ -91,7 +91,7 @@ def prepare_text_data(cfg: DataConfig, seed: int) -> TextSplits:
     return TextSplits(**splits, labels=labels, summary=summary, warnings=summary["warnings"])
 
 
-def _load_tables(cfg: DataConfig) -> dict[str, SourceTable]:
+def _load_tables(cfg: TextDataConfig) -> dict[str, SourceTable]:
     if not cfg.train:
         raise DataError(
             "data.train is not set; set it to a file, hf:DIR or builtin:NAME (e.g. "
@@ -105,7 +105,9 @@ def _load_tables(cfg: DataConfig) -> dict[str, SourceTable]:
     }
 
 
-def _clean(table: SourceTable, name: str, cfg: DataConfig, report: CleaningReport) -> pd.DataFrame:
+def _clean(
+    table: SourceTable, name: str, cfg: TextDataConfig, report: CleaningReport
+) -> pd.DataFrame:
     rows, counts = clean_split(table.frame, cfg, f"data.{name} ({table.origin})")
     counts.replaced_chars = table.replaced_chars
     report.by_split[name] = counts
@@ -113,7 +115,7 @@ def _clean(table: SourceTable, name: str, cfg: DataConfig, report: CleaningRepor
 
 
 def _filter_classes(
-    cleaned: dict[str, pd.DataFrame], cfg: DataConfig, seed: int, report: CleaningReport
+    cleaned: dict[str, pd.DataFrame], cfg: TextDataConfig, seed: int, report: CleaningReport
 ) -> dict[str, pd.DataFrame]:
     """Drop classes too small in the training pool (from every split), then cap the pool."""
     small = find_small_classes(cleaned["train"], cfg.min_class_count)
@@ -129,7 +131,7 @@ def _filter_classes(
 
 
 def _complete_splits(
-    cleaned: dict[str, pd.DataFrame], cfg: DataConfig, seed: int
+    cleaned: dict[str, pd.DataFrame], cfg: TextDataConfig, seed: int
 ) -> dict[str, pd.DataFrame]:
     """Given splits as they are, missing ones split off train; ordered train, val, test."""
     derived = derive_splits(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tunelab.data.images import prepare_image_data
+from tests.conftest import IMAGE_PRE, image_cfg, write_scans
 from tunelab.errors import DataError
-
-from ..conftest import write_scans
-from .conftest import IMAGE_PRE, image_cfg
+from tunelab.tasks.image.data import prepare_image_data
 
 
 def test_corrupt_image_is_an_error_naming_the_file(tmp_path):
@@ -37,7 +35,7 @@ def test_skip_mode_counts_and_names_bad_images(tmp_path):
 def test_image_sets_concat_and_take_keep_images_and_metadata_aligned():
     import torch
 
-    from tunelab.data.image_decode import ImageSet
+    from tunelab.tasks.image.decode import ImageSet
 
     def images(n: int, start: int) -> ImageSet:
         values = torch.arange(start, start + n, dtype=torch.uint8)

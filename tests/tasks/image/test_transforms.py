@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tunelab.data.image_transforms import to_rgb_image
+from tunelab.tasks.image.transforms import to_rgb_image
 
 
 def test_sixteen_bit_scan_is_windowed_to_eight_bits():

@@ -10,8 +10,8 @@ import pandas as pd
 
 from tunelab.data.checks import class_warnings
 from tunelab.data.cleaning import CleaningReport
-from tunelab.data.image_decode import DecodeReport, ImageSet, image_hashes
-from tunelab.data.image_transforms import ImagePreprocessing
+from tunelab.tasks.image.decode import DecodeReport, ImageSet, image_hashes
+from tunelab.tasks.image.transforms import ImagePreprocessing
 
 _LISTED_BAD_FILES = 20
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tunelab.data.image_sources import ImageEntries
-from tunelab.data.image_transforms import ImagePreprocessing
 from tunelab.errors import DataError
+from tunelab.tasks.image.sources import ImageEntries
+from tunelab.tasks.image.transforms import ImagePreprocessing
 
 
 @dataclass

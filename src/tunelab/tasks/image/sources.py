@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tunelab.config import DataConfig
 from tunelab.data.builtin import BUILTIN_PREFIX, BuiltinDataset
 from tunelab.data.cleaning import normalize_label
 from tunelab.errors import DataError
+from tunelab.tasks.image.config import ImageDataConfig
 
 IMAGE_SUFFIXES = {
     ".png",
@@ -96,7 +96,7 @@ def register_image_arrays(name: str, images: Sequence[Any], labels: Sequence[Any
     return ARRAYS_PREFIX + name
 
 
-def list_source(source: str, where: str, cfg: DataConfig) -> ImageEntries:
+def list_source(source: str, where: str, cfg: ImageDataConfig) -> ImageEntries:
     """List one source's images and labels (nothing is decoded yet).
 
     Raises:
@@ -114,7 +114,7 @@ def list_source(source: str, where: str, cfg: DataConfig) -> ImageEntries:
         if name not in _ARRAYS:
             raise DataError(
                 f"{where}: no arrays registered as '{name}' in this process; call "
-                "tunelab.data.image_sources.register_image_arrays first"
+                "tunelab.tasks.image.sources.register_image_arrays first"
             )
         images, labels = _ARRAYS[name]
         return _from_arrays(images, labels, source)
@@ -160,10 +160,10 @@ def _list_folder(root: Path, where: str) -> ImageEntries:
     return ImageEntries(pd.DataFrame(rows, columns=["image", "label"]), str(root))
 
 
-def _list_table(source: str, path: Path, where: str, cfg: DataConfig) -> ImageEntries:
+def _list_table(source: str, path: Path, where: str, cfg: ImageDataConfig) -> ImageEntries:
     from tunelab.data.sources import read_table
 
-    table = read_table(source, where, cfg.encoding_errors)
+    table = read_table(source, where)
     for column, key in ((cfg.path_column, "path_column"), (cfg.label_column, "label_column")):
         if column not in table.columns:
             columns = ", ".join(str(c) for c in table.columns)

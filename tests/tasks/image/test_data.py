@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from tunelab.config import DataConfig
-from tunelab.data.images import prepare_image_data
-
-from ..conftest import write_scans
-from .conftest import IMAGE_PRE, image_cfg
+from tests.conftest import IMAGE_PRE, image_cfg, write_scans
+from tunelab.tasks.image.config import ImageDataConfig
+from tunelab.tasks.image.data import prepare_image_data
 
 
 def test_folder_of_grayscale_scans_becomes_rgb_splits(tmp_path):
@@ -28,7 +26,9 @@ def test_folder_of_grayscale_scans_becomes_rgb_splits(tmp_path):
 
 
 def test_splits_are_stratified_seeded_and_deduplicated():
-    cfg = DataConfig(train="builtin:digits", max_per_class=20, val_fraction=0.1, test_fraction=0.2)
+    cfg = ImageDataConfig(
+        train="builtin:digits", max_per_class=20, val_fraction=0.1, test_fraction=0.2
+    )
     first = prepare_image_data(cfg, IMAGE_PRE, seed=3)
     again = prepare_image_data(cfg, IMAGE_PRE, seed=3)
     assert first.train.names == again.train.names

@@ -6,13 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunelab.config import DataConfig
-from tunelab.data.image_sources import register_image_arrays
-from tunelab.data.images import prepare_image_data
+from tests.conftest import IMAGE_PRE, image_cfg, write_scans
 from tunelab.errors import DataError
-
-from ..conftest import write_scans
-from .conftest import IMAGE_PRE, image_cfg
+from tunelab.tasks.image.config import ImageDataConfig
+from tunelab.tasks.image.data import prepare_image_data
+from tunelab.tasks.image.sources import register_image_arrays
 
 
 def test_csv_of_paths_resolves_relative_to_the_file(tmp_path):
@@ -56,9 +54,9 @@ def test_unknown_builtin_lists_the_image_datasets():
 
 
 def test_mnist_builtin_is_5000_grayscale_digits():
-    from tunelab.data.image_sources import list_source
+    from tunelab.tasks.image.sources import list_source
 
-    entries = list_source("builtin:mnist", "data.train", DataConfig())
+    entries = list_source("builtin:mnist", "data.train", ImageDataConfig())
     assert len(entries.frame) == 5000 and sorted(entries.frame["label"].unique()) == list(
         "0123456789"
     )

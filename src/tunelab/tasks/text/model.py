@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from tunelab.config import ModelConfig
 from tunelab.errors import ModelError
 from tunelab.layers import find_block_list
 from tunelab.models.head import ClassificationHead
 from tunelab.models.registry import ModelSpec, register_model, resolve_model_path
 from tunelab.strategies.lora import is_lora
+from tunelab.tasks.text.config import TextModelConfig
 
 
 def _minilm_path() -> Path:
@@ -233,7 +232,7 @@ def hidden_size(backbone: nn.Module) -> int:
 
 
 def build_text_classifier(
-    cfg: ModelConfig, num_classes: int
+    cfg: TextModelConfig, num_classes: int
 ) -> tuple[TextClassifier, object, Path]:
     """Load backbone + tokenizer for ``cfg.name`` and put a fresh head on top.
 
@@ -251,11 +250,3 @@ def build_text_classifier(
         cfg.head.activation,
     )
     return TextClassifier(backbone, head, cfg.pooling), load_tokenizer(path), path
-
-
-def read_model_card(model_dir: Path) -> dict:
-    """The ``tunelab_model.json`` saved beside exported weights (labels, options)."""
-    card = model_dir / "tunelab_model.json"
-    if not card.is_file():
-        raise ModelError(f"{model_dir}: no tunelab_model.json; is this a tunelab run's model/ dir?")
-    return json.loads(card.read_text())

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from tunelab.config import DataConfig
-from tunelab.data import TextSplits, prepare_text_data
 from tunelab.errors import DataError
+from tunelab.tasks.text.config import TextDataConfig
+from tunelab.tasks.text.data import TextSplits, prepare_text_data
 
 
 def _rows(sizes: dict[str, int], prefix: str = "") -> list[tuple[str, str]]:
@@ -34,7 +34,9 @@ def three_files(write_rows):
 
 def test_given_files_are_cleaned_checked_and_summarised(three_files):
     train, validation, test = three_files
-    splits = prepare_text_data(DataConfig(train=train, validation=validation, test=test), seed=0)
+    splits = prepare_text_data(
+        TextDataConfig(train=train, validation=validation, test=test), seed=0
+    )
     assert isinstance(splits, TextSplits)
     assert splits.labels == ["a", "b"]
     for frame in (splits.train, splits.validation, splits.test):
@@ -70,7 +72,7 @@ def test_given_files_are_cleaned_checked_and_summarised(three_files):
 
 def test_missing_splits_come_from_train_with_fractions_of_the_whole(write_rows):
     train = write_rows("train.csv", _rows({"a": 60, "b": 30, "c": 10}))
-    splits = prepare_text_data(DataConfig(train=train, val_fraction=0.1, test_fraction=0.2), 0)
+    splits = prepare_text_data(TextDataConfig(train=train, val_fraction=0.1, test_fraction=0.2), 0)
     assert (_counts(splits.train), _counts(splits.validation), _counts(splits.test)) == (
         {"a": 42, "b": 21, "c": 7},
         {"a": 6, "b": 3, "c": 1},
@@ -87,7 +89,7 @@ def test_missing_splits_come_from_train_with_fractions_of_the_whole(write_rows):
 
 
 def test_same_seed_same_splits(write_rows):
-    cfg = DataConfig(train=write_rows("train.csv", _rows({"a": 30, "b": 30})))
+    cfg = TextDataConfig(train=write_rows("train.csv", _rows({"a": 30, "b": 30})))
     first, again = prepare_text_data(cfg, seed=3), prepare_text_data(cfg, seed=3)
     pd.testing.assert_frame_equal(first.test, again.test)
     assert first.summary == again.summary
@@ -96,7 +98,7 @@ def test_same_seed_same_splits(write_rows):
 def test_min_class_count_drops_the_class_from_every_split(write_rows):
     train = write_rows("train.csv", _rows({"a": 20, "b": 20, "tiny": 3}))
     test = write_rows("test.csv", _rows({"a": 2, "tiny": 2}, prefix="t "))
-    splits = prepare_text_data(DataConfig(train=train, test=test, min_class_count=5), seed=0)
+    splits = prepare_text_data(TextDataConfig(train=train, test=test, min_class_count=5), seed=0)
     assert splits.labels == ["a", "b"]
     assert _counts(splits.test) == {"a": 2}
     assert splits.summary["cleaning"]["dropped_small_classes"] == ["tiny"]
@@ -105,7 +107,7 @@ def test_min_class_count_drops_the_class_from_every_split(write_rows):
 
 def test_max_per_class_caps_the_pool_before_splitting(write_rows):
     train = write_rows("train.csv", _rows({"a": 100, "b": 20}))
-    cfg = DataConfig(train=train, max_per_class=50, val_fraction=0.1, test_fraction=0.1)
+    cfg = TextDataConfig(train=train, max_per_class=50, val_fraction=0.1, test_fraction=0.1)
     splits = prepare_text_data(cfg, seed=0)
     total_a = sum(_counts(f)["a"] for f in (splits.train, splits.validation, splits.test))
     assert total_a == 50  # capped across all derived splits together
@@ -116,7 +118,7 @@ def test_max_per_class_caps_the_pool_before_splitting(write_rows):
 def test_max_per_class_never_caps_given_evaluation_files(write_rows):
     train = write_rows("train.csv", _rows({"a": 30, "b": 10}))
     test = write_rows("test.csv", _rows({"a": 20, "b": 2}, prefix="t "))
-    splits = prepare_text_data(DataConfig(train=train, test=test, max_per_class=10), seed=0)
+    splits = prepare_text_data(TextDataConfig(train=train, test=test, max_per_class=10), seed=0)
     assert _counts(splits.test) == {"a": 20, "b": 2}
     assert len(splits.train) + len(splits.validation) == 20
 
@@ -124,7 +126,7 @@ def test_max_per_class_never_caps_given_evaluation_files(write_rows):
 def test_int_and_float_labels_in_different_files_agree(write_rows, write_file):
     train = write_rows("train.csv", [(f"t{i}", i % 2) for i in range(20)])
     test = write_file("test.jsonl", '{"text": "x", "label": 1.0}\n{"text": "y", "label": "0"}\n')
-    splits = prepare_text_data(DataConfig(train=train, test=test), seed=0)
+    splits = prepare_text_data(TextDataConfig(train=train, test=test), seed=0)
     assert splits.labels == ["0", "1"]
     assert splits.test["label"].tolist() == ["1", "0"]
 
@@ -133,7 +135,7 @@ def test_unseen_test_label_is_an_error(write_rows):
     train = write_rows("train.csv", _rows({"a": 10, "b": 10}))
     test = write_rows("test.csv", _rows({"a": 2, "x": 3}, prefix="t "))
     with pytest.raises(DataError) as err:
-        prepare_text_data(DataConfig(train=train, test=test), seed=0)
+        prepare_text_data(TextDataConfig(train=train, test=test), seed=0)
     assert str(err.value) == (
         f"data.test ({test}): label 'x' (3 rows) does not occur in the training data; remove "
         "those rows or add training examples"
@@ -143,21 +145,21 @@ def test_unseen_test_label_is_an_error(write_rows):
 def test_one_class_is_an_error(write_rows):
     train = write_rows("train.csv", _rows({"a": 10}))
     with pytest.raises(DataError, match=r"only class 'a' left after cleaning; a classifier"):
-        prepare_text_data(DataConfig(train=train), seed=0)
+        prepare_text_data(TextDataConfig(train=train), seed=0)
 
 
 def test_evaluation_file_emptied_by_cleaning_is_an_error(write_rows):
     train = write_rows("train.csv", _rows({"a": 10, "b": 10}))
     test = write_rows("test.csv", [("x", None), ("", "a")])
     with pytest.raises(DataError, match=r"^data\.test \(.*test\.csv\): no rows left after clean"):
-        prepare_text_data(DataConfig(train=train, test=test), seed=0)
+        prepare_text_data(TextDataConfig(train=train, test=test), seed=0)
 
 
 def test_missing_column_in_the_validation_file(write_rows):
     train = write_rows("train.csv", _rows({"a": 10, "b": 10}))
     validation = write_rows("val.csv", [("x", "a")], columns=("sentence", "label"))
     with pytest.raises(DataError) as err:
-        prepare_text_data(DataConfig(train=train, validation=validation), seed=0)
+        prepare_text_data(TextDataConfig(train=train, validation=validation), seed=0)
     assert str(err.value) == (
         f"data.validation ({validation}): no column 'text'; columns are: sentence, label; "
         "set data.text_column"
@@ -166,21 +168,21 @@ def test_missing_column_in_the_validation_file(write_rows):
 
 def test_train_must_be_set():
     with pytest.raises(DataError, match=r"^data\.train is not set; set it to a file, hf:DIR"):
-        prepare_text_data(DataConfig(), seed=0)
+        prepare_text_data(TextDataConfig(), seed=0)
 
 
 def test_bad_bytes_error_names_the_split_and_replace_mode_warns(write_file):
     rows = "".join(f"t{i},{'ab'[i % 2]}\n" for i in range(20))
     path = write_file("train.csv", b"text,label\n" + rows.encode() + b"caf\xe9 \xff,a\n")
     with pytest.raises(DataError, match=r"^data\.train \(.*\): line 22 \(byte offset \d+\)"):
-        prepare_text_data(DataConfig(train=path), seed=0)
-    splits = prepare_text_data(DataConfig(train=path, encoding_errors="replace"), seed=0)
+        prepare_text_data(TextDataConfig(train=path), seed=0)
+    splits = prepare_text_data(TextDataConfig(train=path, encoding_errors="replace"), seed=0)
     assert splits.summary["cleaning"]["replaced_chars"] == 2
     assert f"data.train ({path}): 2 undecodable characters were replaced" in splits.warnings[0]
 
 
 def test_chatterbot_topics_end_to_end():
-    splits = prepare_text_data(DataConfig(train="builtin:chatterbot-topics"), seed=42)
+    splits = prepare_text_data(TextDataConfig(train="builtin:chatterbot-topics"), seed=42)
     cleaning = splits.summary["cleaning"]
     kept = 4419 - cleaning["dropped_missing"] - cleaning["dropped_duplicates"]
     kept -= cleaning["dropped_conflicting_labels"]

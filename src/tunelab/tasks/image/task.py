@@ -19,14 +19,28 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file, save_file
 
-from tunelab.config import Config, HeadConfig, ModelConfig
-from tunelab.errors import RunDirError
-from tunelab.inference import Prediction
+from tunelab.config import Config
+from tunelab.errors import DataError, RunDirError
 from tunelab.io import replace_dir
-from tunelab.strategies.lora import is_lora, merged
-from tunelab.tasks.base import SPLIT_NAMES, BuiltModel, Task, register_task
-
-CARD = "tunelab_model.json"
+from tunelab.run_dir import write_model_card
+from tunelab.strategies.lora import is_lora, merge_requested, merged
+from tunelab.tasks.base import (
+    SPLIT_NAMES,
+    BuiltModel,
+    ExportSignature,
+    Task,
+    TaskSections,
+    register_task,
+)
+from tunelab.tasks.classification import (
+    ClassificationObjective,
+    ClassificationTrainConfig,
+    HeadConfig,
+    Prediction,
+    classification_objective,
+    predictions,
+)
+from tunelab.tasks.image.config import ImageDataConfig, ImageModelConfig
 
 
 @register_task
@@ -35,25 +49,41 @@ class ImageTask(Task):
 
     name = "image_classification"
     noun = "images"
+    input_key = "image"
+    objective_class = ClassificationObjective
+
+    def sections(self) -> TaskSections:
+        return TaskSections(ImageModelConfig, ImageDataConfig, ClassificationTrainConfig)
+
+    def owns_model(self, model_name: str) -> bool:
+        from tunelab.tasks.image.model import is_image_model
+
+        return is_image_model(model_name)
+
+    def objective(self, cfg: Config, splits) -> ClassificationObjective:
+        ids = {label: i for i, label in enumerate(splits.labels)}
+        return classification_objective(
+            splits.labels, [ids[v] for v in splits.train.labels], cfg.train
+        )
 
     def prepare_data(self, cfg: Config):
-        from tunelab.data.image_transforms import resolve_preprocessing
-        from tunelab.data.images import prepare_image_data
+        from tunelab.tasks.image.data import prepare_image_data
+        from tunelab.tasks.image.transforms import resolve_preprocessing
 
         return prepare_image_data(cfg.data, resolve_preprocessing(cfg.model), cfg.data.seed)
 
-    def build_model(self, cfg: Config, num_classes: int) -> BuiltModel:
-        from tunelab.data.image_transforms import resolve_preprocessing
-        from tunelab.models.vision import build_image_classifier
+    def build_model(self, cfg: Config, splits) -> BuiltModel:
+        from tunelab.tasks.image.model import build_image_classifier
+        from tunelab.tasks.image.transforms import resolve_preprocessing
 
-        model, source = build_image_classifier(cfg.model, num_classes)
+        model, source = build_image_classifier(cfg.model, len(splits.labels))
         return BuiltModel(model, resolve_preprocessing(cfg.model), source)
 
     def batch_sources(
         self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
     ) -> dict[str, Any]:
-        from tunelab.data.image_batches import ImageBatches
-        from tunelab.data.image_transforms import (
+        from tunelab.tasks.image.batches import ImageBatches
+        from tunelab.tasks.image.transforms import (
             augmentation_active,
             build_augmentation,
             build_batch_mix,
@@ -100,9 +130,9 @@ class ImageTask(Task):
         return digest.hexdigest()[:24]
 
     def predictor(
-        self, model, built: BuiltModel, labels: list[str], cfg: Config, device: torch.device | str
+        self, model, built: BuiltModel, splits, cfg: Config, device: Any
     ) -> ImagePredictor:
-        return ImagePredictor(model, built.processor, labels, device)
+        return ImagePredictor(model, built.processor, splits.labels, device)
 
     def examples(self, split) -> tuple[list, list[str]]:
         return [image.permute(1, 2, 0).numpy() for image in split.images], list(split.labels)
@@ -114,24 +144,77 @@ class ImageTask(Task):
         return first.concat(second)
 
     def overlap_keys(self, split) -> list[str]:
-        from tunelab.data.image_decode import image_hashes
+        from tunelab.tasks.image.decode import image_hashes
 
         return image_hashes(split.images)
 
-    def save_model(
-        self, model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
-    ) -> Path:
-        return save_image_model(model_dir, model, built, labels, cfg)
+    def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
+        return save_image_model(model_dir, model, built, splits.labels, cfg)
 
     def load_predictor(self, model_dir: Path, card: dict, device: str) -> ImagePredictor:
         return load_image_predictor(model_dir, card, device)
 
+    def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
+        """Image file paths: the arguments, then a ``.txt`` file of one path per line."""
+        paths = list(arguments)
+        if input_file is not None:
+            if not Path(input_file).is_file():
+                raise DataError(f"--input {input_file}: file not found; pass a .txt of paths")
+            paths += [line for line in Path(input_file).read_text().splitlines() if line.strip()]
+        return paths
+
+    def request_inputs(self, payload: dict[str, Any]) -> list:
+        images = payload.get("images")
+        if images is None or set(payload) != {"images"}:
+            raise ValueError('this model classifies images: send {"images": [base64, ...]}')
+        return [decode_base64_image(data, i) for i, data in enumerate(images)]
+
+    def evaluate_source(self, predictor, run_dir: Path, source: str, columns: dict) -> dict:
+        return evaluate_images(predictor, run_dir, source, columns.get("label"))
+
+    def export_signature(self, predictor) -> ExportSignature:
+        size = predictor.preprocessing.size
+        generator = torch.Generator().manual_seed(0)
+        samples = [
+            {"pixel_values": torch.randn(n, 3, size, size, generator=generator)} for n in (2, 1)
+        ]
+        return ExportSignature(
+            _ImageLogits(predictor.model), samples, {"pixel_values": {0: "batch"}}
+        )
+
     def describe_layers(self, model_name: str) -> list[dict]:
         from tunelab.layers import model_layer_groups
-        from tunelab.models.vision import build_image_classifier
+        from tunelab.tasks.image.model import build_image_classifier
 
-        model, _ = build_image_classifier(ModelConfig(name=model_name, pretrained=False), 2)
+        model, _ = build_image_classifier(ImageModelConfig(name=model_name, pretrained=False), 2)
         return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
+
+
+class _ImageLogits(torch.nn.Module):
+    """Normalised pixels -> logits, with a named argument for ONNX."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=pixel_values).float()
+
+
+def decode_base64_image(data: str, index: int):
+    """A PIL image from a base64-encoded image file; ValueError naming the bad item."""
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        image.load()
+    except (binascii.Error, UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"images[{index}]: not a base64-encoded image file ({err})") from None
+    return image
 
 
 class ImagePredictor:
@@ -141,8 +224,6 @@ class ImagePredictor:
     or a list; every image is preprocessed exactly as in training (RGB, shorter side
     resized, centre crop, pretrained mean/std).
     """
-
-    task = "image_classification"
 
     def __init__(
         self,
@@ -158,7 +239,7 @@ class ImagePredictor:
     @torch.inference_mode()
     def predict_proba(self, images: Any, batch_size: int = 64) -> torch.Tensor:
         """Class probabilities, one row per image, in input order."""
-        from tunelab.data.image_decode import open_image
+        from tunelab.tasks.image.decode import open_image
 
         items = as_image_list(images)
         out = torch.empty(len(items), len(self.labels))
@@ -179,14 +260,7 @@ class ImagePredictor:
         items = as_image_list(images)
         if not items:
             return []
-        probs = self.predict_proba(items, batch_size)
-        return [
-            Prediction(
-                self.labels[int(row.argmax())],
-                {label: float(p) for label, p in zip(self.labels, row, strict=True)},
-            )
-            for row in probs
-        ]
+        return predictions(self.labels, self.predict_proba(items, batch_size))
 
 
 def as_image_list(images: Any) -> list:
@@ -203,11 +277,11 @@ def save_image_model(
     model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
 ) -> Path:
     """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
-    from tunelab.models.vision import architecture
+    from tunelab.tasks.image.model import architecture
 
     # A LoRA adapter is reloaded onto its base weights; a random base (model.pretrained:
     # false) cannot be rebuilt, so then the adapter is merged and the whole model saved.
-    if cfg.strategy.lora.merge or built.source is None:
+    if merge_requested(cfg.strategy) or built.source is None:
         model.backbone = merged(model.backbone)
     lora = is_lora(model.backbone)
     card = {
@@ -234,18 +308,18 @@ def save_image_model(
             {k: v.detach().contiguous().cpu() for k, v in state.items()},
             str(tmp / "model.safetensors"),
         )
-        (tmp / CARD).write_text(json.dumps(card, indent=2))
+        write_model_card(tmp, card)
 
     return replace_dir(model_dir, fill)
 
 
 def load_image_predictor(model_dir: Path, card: dict, device: str = "cpu") -> ImagePredictor:
     """Rebuild a saved image classifier (LoRA: base weights + adapter) as a predictor."""
-    from tunelab.data.image_transforms import ImagePreprocessing
-    from tunelab.models.vision import build_image_classifier
+    from tunelab.tasks.image.model import build_image_classifier
+    from tunelab.tasks.image.transforms import ImagePreprocessing
 
     lora = card["format"] == "lora"
-    model_cfg = ModelConfig(
+    model_cfg = ImageModelConfig(
         name=card["model"],
         weights=card.get("weights"),
         pretrained=lora,
@@ -285,10 +359,10 @@ def evaluate_images(
         DataError: unreadable source or image, or labels the model was never trained on.
     """
     from tunelab.config import load_config
-    from tunelab.data.image_decode import DecodeReport, decode_entries
-    from tunelab.data.image_sources import list_source
     from tunelab.errors import DataError
     from tunelab.metrics import classification_metrics, measure_latency
+    from tunelab.tasks.image.decode import DecodeReport, decode_entries
+    from tunelab.tasks.image.sources import list_source
 
     run_data = (
         load_config(run_dir / "config.yaml").data if (run_dir / "config.yaml").is_file() else None

@@ -1,0 +1,109 @@
+"""What a task optimises and how it is scored: the trainer's only view of a task.
+
+The trainer knows no labels, accuracy or F1. It asks the run's :class:`Objective` for
+the training loss of a batch, for a running training score, and for the metrics of a
+whole evaluation pass; early stopping, search and compare rank runs by the metric the
+objective names as its ``monitor``, in that metric's direction. Classification (text,
+image, audio) shares :class:`tunelab.tasks.classification.ClassificationObjective`; a
+causal LM has its own (loss and perplexity).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+
+Direction = Literal["max", "min"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One scalar metric an objective reports.
+
+    Attributes:
+        name: the key in metric dicts, ``metrics.json`` and ``history.jsonl`` (``val_<name>``).
+        label: how tables and the report title it (``macro-F1``).
+        mode: ``max`` when higher is better, ``min`` when lower is.
+        short: the progress line's abbreviation (``f1``).
+    """
+
+    name: str
+    label: str
+    mode: Direction
+    short: str = ""
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one evaluation pass, and per-example outputs keyed by kind."""
+
+    metrics: dict[str, Any]
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+Batches = Iterable[tuple[list[int], torch.Tensor, torch.Tensor]]
+
+
+class Objective(ABC):
+    """The contract between a task and the trainer.
+
+    Subclasses set the class attributes and implement the three methods:
+
+    * ``metrics``: every scalar metric :meth:`evaluate` returns (``loss`` among them).
+    * ``monitor``: the metric early stopping, search and compare rank by by default.
+    * ``train_metric``: a metric also measured on training batches (its train/validation
+      gap is the overfitting signal), or None.
+    * :meth:`loss`: the differentiable training loss of one batch's model outputs.
+    * :meth:`batch_score`: the batch's contribution to ``train_metric`` (a sum over its
+      examples, e.g. correct predictions); the trainer divides by examples seen.
+    * :meth:`evaluate`: metrics (and per-example outputs) of a whole pass, from
+      ``(indices, outputs, targets)`` triples.
+    """
+
+    metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+    monitor: ClassVar[str] = "loss"
+    train_metric: ClassVar[str | None] = None
+
+    @abstractmethod
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The scalar loss to minimise for one batch."""
+
+    @abstractmethod
+    def batch_score(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """Sum over the batch of what ``train_metric`` averages (0 when it is None)."""
+
+    @abstractmethod
+    def evaluate(self, batches: Batches, num_examples: int) -> EvalResult:
+        """Metrics of a pass over ``num_examples`` examples, fed batch by batch."""
+
+    @classmethod
+    def metric_names(cls) -> list[str]:
+        """Names of every metric :meth:`evaluate` reports."""
+        return [spec.name for spec in cls.metrics]
+
+    @classmethod
+    def spec(cls, name: str) -> MetricSpec:
+        """The spec of metric ``name`` (KeyError when the objective has none)."""
+        for spec in cls.metrics:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """What readers of a run directory need to rank and label its metrics."""
+        return {
+            "monitor": cls.monitor,
+            "train_metric": cls.train_metric,
+            "metrics": [asdict(spec) for spec in cls.metrics],
+        }
+
+
+def better(mode: Direction, a: float, b: float) -> bool:
+    """Whether ``a`` beats ``b`` for a metric whose direction is ``mode``."""
+    return a > b if mode == "max" else a < b

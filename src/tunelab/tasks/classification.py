@@ -1,0 +1,146 @@
+"""What every classification task shares: its config sections, objective and prediction.
+
+Text, image and (later) audio classification differ in how inputs are read and which
+backbone encodes them; the head, the cross-entropy objective, the metrics (accuracy,
+macro precision / recall / F1, per class, confusion matrix) and the prediction record
+are the same, and live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from tunelab.config import DataConfig, ModelConfig, TrainConfig, _Section
+from tunelab.metrics import classification_metrics
+from tunelab.objective import Batches, EvalResult, MetricSpec, Objective
+
+
+class HeadConfig(_Section):
+    """The classification head put on top of the pooled backbone output."""
+
+    hidden_sizes: list[int] = Field(default_factory=list)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    activation: Literal["gelu", "relu", "tanh"] = "gelu"
+
+
+class ClassifierModelConfig(ModelConfig):
+    """A backbone with a new classification head; continual updates start from a run."""
+
+    head: HeadConfig = Field(default_factory=HeadConfig)
+    init_from: str | None = None  # a finished run directory: continual update of its model
+    # With init_from: this share of the earlier run's training examples (stratified by
+    # label, seeded) is added to the new training split: rehearsal against forgetting.
+    replay_fraction: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class ClassificationDataConfig(DataConfig):
+    """Labelled examples: which column holds the label, and how classes are filtered."""
+
+    label_column: str = "label"
+    min_class_count: int = Field(0, ge=0)
+    max_per_class: int | None = Field(None, ge=1)
+
+
+class ClassificationTrainConfig(TrainConfig):
+    """Training settings, plus what the cross-entropy objective reads."""
+
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    class_weights: Literal["balanced"] | None = None
+
+
+@dataclass
+class Prediction:
+    """One input's predicted label and the probability of every label."""
+
+    label: str
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record ``predict`` prints and ``serve`` returns."""
+        return {"label": self.label, "probabilities": self.probabilities}
+
+
+def predictions(labels: list[str], probabilities: torch.Tensor) -> list[Prediction]:
+    """One :class:`Prediction` per row of class probabilities."""
+    return [
+        Prediction(
+            labels[int(row.argmax())],
+            {label: float(p) for label, p in zip(labels, row, strict=True)},
+        )
+        for row in probabilities
+    ]
+
+
+class ClassificationObjective(Objective):
+    """Cross-entropy over labels (optionally class-weighted and smoothed); scored by
+    accuracy and macro precision / recall / F1, monitored by macro-F1 because on
+    imbalanced data accuracy hides a model that never predicts the small classes."""
+
+    metrics = (
+        MetricSpec("accuracy", "accuracy", "max", "acc"),
+        MetricSpec("f1_macro", "macro-F1", "max", "f1"),
+        MetricSpec("precision_macro", "macro precision", "max", "prec"),
+        MetricSpec("recall_macro", "macro recall", "max", "rec"),
+        MetricSpec("loss", "loss", "min", "loss"),
+    )
+    monitor = "f1_macro"
+    train_metric = "accuracy"
+
+    def __init__(
+        self,
+        labels: list[str],
+        class_weights: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        self.labels, self.class_weights = labels, class_weights
+        self.label_smoothing = label_smoothing
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy; ``targets`` are class ids, or soft labels (MixUp / CutMix)."""
+        weight = None if self.class_weights is None else self.class_weights.to(outputs.device)
+        return F.cross_entropy(
+            outputs.float(), targets, weight=weight, label_smoothing=self.label_smoothing
+        )
+
+    def batch_score(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """Correct predictions in the batch (soft labels count by their largest share)."""
+        hard = targets if targets.ndim == 1 else targets.argmax(-1)
+        return float((outputs.argmax(-1) == hard).sum())
+
+    def evaluate(self, batches: Batches, num_examples: int) -> EvalResult:
+        """Unweighted mean cross-entropy, the metrics, and per-example probabilities."""
+        probs = np.zeros((num_examples, len(self.labels)), dtype=np.float32)
+        truth = np.zeros(num_examples, dtype=np.int64)
+        total_loss = 0.0
+        for indices, outputs, targets in batches:
+            logits = outputs.float()
+            total_loss += float(F.cross_entropy(logits, targets, reduction="sum"))
+            probs[indices] = logits.softmax(-1).cpu().numpy()
+            truth[indices] = targets.cpu().numpy()
+        preds = probs.argmax(-1)
+        metrics = classification_metrics(truth, preds, self.labels)
+        metrics["loss"] = total_loss / max(num_examples, 1)
+        return EvalResult(metrics, {"probabilities": probs, "predictions": preds})
+
+
+def classification_objective(
+    labels: list[str], train_targets: Sequence[int], cfg: ClassificationTrainConfig
+) -> ClassificationObjective:
+    """The objective of a run: class weights from the training split when asked."""
+    weights = None
+    if cfg.class_weights == "balanced":
+        weights = balanced_class_weights(torch.as_tensor(list(train_targets)), len(labels))
+    return ClassificationObjective(labels, weights, cfg.label_smoothing)
+
+
+def balanced_class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``n / (k * count_c)``, as scikit-learn's ``compute_class_weight("balanced")``."""
+    counts = torch.bincount(targets, minlength=num_classes).float().clamp(min=1)
+    return len(targets) / (num_classes * counts)

@@ -1,0 +1,177 @@
+"""The text classification task: an HF encoder, tokenized batches, the tokenizer saved
+alongside the weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from rich.console import Console
+
+from tunelab.batching import TokenBatches
+from tunelab.config import Config
+from tunelab.tasks.base import (
+    SPLIT_NAMES,
+    BuiltModel,
+    ExportSignature,
+    Task,
+    TaskSections,
+    register_task,
+)
+from tunelab.tasks.classification import (
+    ClassificationObjective,
+    ClassificationTrainConfig,
+    classification_objective,
+)
+from tunelab.tasks.text.config import TextDataConfig, TextModelConfig
+
+SAMPLE_TEXTS = (
+    ["a short one", "and a somewhat longer sentence to check padding and length"],
+    ["one more text, on its own, with a different length from the others"],
+)
+TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@register_task
+class TextTask(Task):
+    """Classify texts with a pre-trained encoder and a new pooled head."""
+
+    name = "text_classification"
+    noun = "texts"
+    input_key = "text"
+    objective_class = ClassificationObjective
+
+    def sections(self) -> TaskSections:
+        return TaskSections(TextModelConfig, TextDataConfig, ClassificationTrainConfig)
+
+    def prepare_data(self, cfg: Config):
+        from tunelab.tasks.text.data import prepare_text_data
+
+        return prepare_text_data(cfg.data, seed=cfg.data.seed)
+
+    def build_model(self, cfg: Config, splits) -> BuiltModel:
+        from tunelab.tasks.text.model import build_text_classifier
+
+        model, tokenizer, path = build_text_classifier(cfg.model, len(splits.labels))
+        return BuiltModel(model, tokenizer, path)
+
+    def objective(self, cfg: Config, splits) -> ClassificationObjective:
+        ids = {label: i for i, label in enumerate(splits.labels)}
+        return classification_objective(
+            splits.labels, [ids[v] for v in splits.train["label"]], cfg.train
+        )
+
+    def batch_sources(
+        self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
+    ) -> dict[str, TokenBatches]:
+        label_ids = {label: i for i, label in enumerate(splits.labels)}
+        return {
+            name: TokenBatches.from_texts(
+                built.processor,
+                frame["text"].tolist(),
+                [label_ids[v] for v in frame["label"]],
+                cfg.model.max_length,
+            )
+            for name, frame in ((n, getattr(splits, n)) for n in SPLIT_NAMES)
+        }
+
+    def feature_cache_key(self, cfg: Config, built: BuiltModel, splits, split: str) -> str:
+        from tunelab.features import cache_key
+
+        options = {
+            "model": cfg.model.model_dump(exclude={"head"}),
+            "pretrained": cfg.model.pretrained,
+        }
+        return cache_key(built.source, options, getattr(splits, split)["text"].tolist())
+
+    def predictor(self, model, built: BuiltModel, splits, cfg: Config, device: Any):
+        from tunelab.tasks.text.predictor import Predictor
+
+        return Predictor(model, built.processor, splits.labels, cfg.model.max_length, device)
+
+    def examples(self, split) -> tuple[list, list[str]]:
+        return split["text"].tolist(), split["label"].tolist()
+
+    def take(self, split, rows: list[int]):
+        return split.iloc[rows].reset_index(drop=True)
+
+    def concat(self, first, second):
+        return pd.concat([first, second], ignore_index=True)
+
+    def overlap_keys(self, split) -> list[str]:
+        from tunelab.data.checks import normalize_for_overlap
+
+        return [normalize_for_overlap(text) for text in split["text"]]
+
+    def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
+        from tunelab.tasks.text.save import save_model
+
+        return save_model(model_dir, model, built.processor, splits.labels, cfg, built.source)
+
+    def load_predictor(self, model_dir: Path, card: dict, device: str):
+        from tunelab.tasks.text.predictor import load_text_predictor
+
+        return load_text_predictor(model_dir, card, device)
+
+    def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
+        from tunelab.tasks.text.predictor import read_texts
+
+        return list(arguments) + (read_texts(input_file, run_dir) if input_file else [])
+
+    def request_inputs(self, payload: dict[str, Any]) -> list:
+        texts = payload.get("texts")
+        if texts is None or set(payload) != {"texts"}:
+            raise ValueError('this model classifies texts: send {"texts": [...]}')
+        if any(not isinstance(text, str) or not text.strip() for text in texts):
+            raise ValueError("texts must be non-empty strings")
+        return texts
+
+    def evaluate_source(self, predictor, run_dir: Path, source: str, columns: dict) -> dict:
+        from tunelab.tasks.text.evaluate import evaluate_texts
+
+        return evaluate_texts(predictor, run_dir, source, columns)
+
+    def export_signature(self, predictor) -> ExportSignature:
+        samples = []
+        for texts in SAMPLE_TEXTS:
+            batch = predictor.tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=predictor.max_length,
+                return_tensors="pt",
+            )
+            samples.append({k: batch[k] for k in TEXT_INPUTS if k in batch})
+        dynamic = {name: {0: "batch", 1: "sequence"} for name in samples[0]}
+        return ExportSignature(_TextLogits(predictor.model), samples, dynamic)
+
+    def describe_layers(self, model_name: str) -> list[dict]:
+        from tunelab.layers import model_layer_groups
+        from tunelab.tasks.text.model import build_text_classifier
+
+        model, _, _ = build_text_classifier(TextModelConfig(name=model_name), num_classes=2)
+        return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
+
+    def drift_embeddings(self, cfg: Config, run_dir: Path, limit: int):
+        from tunelab.tasks.text.representation import pretrained_and_tuned_embeddings
+
+        return pretrained_and_tuned_embeddings(cfg, run_dir, limit)
+
+
+class _TextLogits(torch.nn.Module):
+    """Token ids and mask (and token types) -> logits, with named arguments for ONNX."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).float()

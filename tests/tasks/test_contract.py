@@ -1,0 +1,93 @@
+"""The task contract, checked for every registered task on a tiny model.
+
+Like tests/test_strategies.py for strategies: each task builds, trains one step, saves,
+reloads, predicts and evaluates through the same core path. A task registered without
+a case here fails ``test_every_registered_task_has_a_contract_case``.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from pathlib import Path
+
+import pytest
+
+import tunelab
+from tests.conftest import TINY_CNN, make_texts
+from tunelab.evaluation import evaluate_run
+from tunelab.tasks import Task, get_task, register_task, task_names
+
+
+def _text_case(tiny_model_dir: Path, root: Path) -> tuple[dict, list, str]:
+    make_texts(10).to_csv(root / "train.csv", index=False)
+    make_texts(3, seed=1).to_csv(root / "holdout.csv", index=False)
+    config = {
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "data": {"train": str(root / "train.csv"), "val_fraction": 0.2, "test_fraction": 0.2},
+    }
+    return config, ["good great", "bad awful"], str(root / "holdout.csv")
+
+
+def _image_case(tiny_model_dir: Path, root: Path) -> tuple[dict, list, str]:
+    from tests.conftest import write_scans
+
+    scans = write_scans(root / "scans", per_class=6)
+    config = {
+        "task": "image_classification",
+        "model": {"name": TINY_CNN, "pretrained": False, "image_size": 32},
+        "data": {"train": "builtin:digits", "max_per_class": 6},
+    }
+    del scans  # the folder is only for evaluate; digits train faster
+    config["data"].update(val_fraction=0.2, test_fraction=0.2)
+    import numpy as np
+
+    return config, [np.zeros((8, 8), dtype=np.uint8)], "builtin:digits"
+
+
+CASES = {"text_classification": _text_case, "image_classification": _image_case}
+
+
+def test_every_registered_task_has_a_contract_case():
+    assert sorted(CASES) == task_names()
+
+
+@pytest.mark.parametrize("task_name", sorted(CASES))
+def test_build_step_save_reload_predict_evaluate(task_name, tiny_model_dir, tmp_path):
+    config, inputs, holdout = CASES[task_name](tiny_model_dir, tmp_path)
+    config["strategy"] = {"name": "full"}
+    config["train"] = {"max_steps": 1, "batch_size": 8, "seed": 0, "device": "cpu"}
+    result = tunelab.fine_tune(config, tmp_path / "run")
+
+    task = get_task(task_name)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    names = task.objective_class.metric_names()
+    assert metrics["steps"] == 1 and metrics["task"] == task_name
+    assert set(names) <= set(metrics["test"]) and set(names) <= set(metrics["validation"])
+    assert metrics["objective"]["monitor"] == task.objective_class.monitor
+    history = [json.loads(line) for line in (result.run_dir / "history.jsonl").open()]
+    assert {f"val_{name}" for name in names} <= set(history[-1])
+    status = json.loads((result.run_dir / "status.json").read_text())
+    assert status["state"] == "finished"
+
+    predictor = tunelab.load(result.run_dir)
+    first, again = predictor.predict(inputs), tunelab.load(result.run_dir).predict(inputs)
+    assert len(first) == len(inputs)
+    assert [p.to_dict() for p in first] == [p.to_dict() for p in again]
+    assert sum(first[0].to_dict()["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+    scored = evaluate_run(result.run_dir, holdout)
+    assert task.objective_class.monitor in scored and scored["n"] > 0
+
+
+def test_a_task_missing_part_of_the_contract_fails_at_registration():
+    class HalfTask(Task):
+        name = "half"
+
+        def sections(self):  # the rest of the contract is missing
+            raise NotImplementedError
+
+    with pytest.raises(TypeError, match="does not implement .*build_model"):
+        register_task(HalfTask)
+    assert "half" not in task_names()
+    assert isinstance(Task, abc.ABCMeta)
