@@ -23,6 +23,9 @@ from PIL import Image
 
 from tunelab.config import validate_config
 from tunelab.report import write_report
+from tunelab.tasks.classification import ClassificationObjective
+
+from .summaries import seed_stats, transfer_gain
 
 LABELS = ("food", "money", "health", "history", "sports", "science")
 EMBEDDING_PARAMS = 11_720_448
@@ -48,6 +51,7 @@ SECONDS = {
     "scratch": 58.0,
 }
 OPTIONAL_FILES = ("config.yaml", "history.jsonl", "layers.json", "data_summary.json")
+OBJECTIVE = ClassificationObjective.describe()
 
 
 def make_run_dir(
@@ -237,6 +241,8 @@ def metrics(
         "strategy": "full" if strategy == "scratch" else strategy,
         "model": "all-MiniLM-L6-v2",
         "pretrained": strategy != "scratch",
+        "task": "text_classification",
+        "objective": OBJECTIVE,
     }
 
 
@@ -323,7 +329,7 @@ def make_compare_dir(
     first_run = path / rows[0]["run_dirs"][0]
     summary = {
         "strategies": rows,
-        "transfer_gain": _transfer_gain(rows),
+        "transfer_gain": transfer_gain(rows, OBJECTIVE),
         "flags": [
             {
                 "kind": "overfitting",
@@ -340,6 +346,7 @@ def make_compare_dir(
         ],
         "recommendation": {"strategy": recommended, "reason": "within 1 pt of full at 35% of time"},
         "data": json.loads((first_run / "data_summary.json").read_text()),
+        "objective": OBJECTIVE,
     }
     (path / "summary.json").write_text(json.dumps(summary, indent=2))
     return path
@@ -347,34 +354,16 @@ def make_compare_dir(
 
 def _summary_row(root: Path, strategy: str, run_dirs: list[str]) -> dict[str, Any]:
     runs = [json.loads((root / d / "metrics.json").read_text()) for d in run_dirs]
-    acc = [r["test"]["accuracy"] for r in runs]
-    f1 = [r["test"]["f1_macro"] for r in runs]
     return {
         "strategy": strategy,
         "n_seeds": len(runs),
-        "accuracy_mean": float(np.mean(acc)),
-        "accuracy_std": float(np.std(acc)),
-        "f1_macro_mean": float(np.mean(f1)),
-        "f1_macro_std": float(np.std(f1)),
+        **seed_stats(runs, OBJECTIVE),
         "train_seconds_mean": float(np.mean([r["train_seconds"] for r in runs])),
         "trainable_params": runs[0]["trainable_params"],
         "total_params": runs[0]["total_params"],
         "latency_ms_p50": runs[0]["test"]["latency_ms_p50"],
         "peak_memory_mb": runs[0]["peak_memory_mb"],
         "run_dirs": run_dirs,
-    }
-
-
-def _transfer_gain(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    pretrained = [r for r in rows if r["strategy"] != "scratch"]
-    best = max(pretrained, key=lambda r: r["f1_macro_mean"])
-    scratch = next((r["f1_macro_mean"] for r in rows if r["strategy"] == "scratch"), None)
-    gain = best["f1_macro_mean"] - scratch if scratch is not None else None
-    return {
-        "best_strategy": best["strategy"],
-        "best_f1_macro": best["f1_macro_mean"],
-        "scratch_f1_macro": scratch,
-        "gain": gain,
     }
 
 

@@ -35,7 +35,7 @@ def test_steps_describe_the_run(run_dir: Path) -> None:
     assert "linear schedule, warmup 10%" in lines["tuning"]
     assert "early stopping on f1_macro, patience 3" in lines["training"]
     assert "best epoch 3" in lines["training"]
-    assert re.search(r"test acc 0\.\d{3}, macro-F1 0\.\d{3}", lines["evaluation"])
+    assert re.search(r"test accuracy 0\.\d{3}, macro-F1 0\.\d{3}", lines["evaluation"])
     assert "latency p50 4.1 ms" in lines["evaluation"]
 
 

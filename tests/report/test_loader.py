@@ -18,11 +18,16 @@ def test_load_run_reads_every_file(run_dir: Path) -> None:
     run = load_run(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert run.strategy == "top_k"
-    assert run.metrics.test.accuracy == metrics["test"]["accuracy"]
+    assert run.metrics.test["accuracy"] == metrics["test"]["accuracy"]
+    assert run.metrics.latency_ms_p50 == 4.1 and "latency_ms_p50" not in run.metrics.test
     assert run.metrics.trainable_params == metrics["trainable_params"]
-    assert [c.label for c in run.metrics.test.per_class] == metrics["test"]["labels"]
+    assert list(run.metrics.test_details["per_class"]) == metrics["test"]["labels"]
+    assert run.metrics.task == "text_classification"
+    assert run.metrics.objective.monitored.label == "macro-F1"
     assert run.config is not None and run.config["strategy"]["k"] == 2
     assert run.history is not None and [r.epoch for r in run.history] == [1, 2, 3, 4]
+    assert set(run.history[0].val) == {"loss", "accuracy", "f1_macro"}
+    assert set(run.history[0].train) == {"loss", "accuracy"}
     assert run.layers is not None and run.layers.groups[0].name == "embeddings"
     assert [g.state for g in run.layers.groups].count("trained") == 3  # k=2 layers + head
     assert run.data is not None and run.data.split("train").n == 1204

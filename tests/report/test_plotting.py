@@ -14,7 +14,7 @@ from .conftest import assert_nontrivial_png
 
 
 def _evaluation(epoch: float, step: int) -> EvalRecord:
-    return EvalRecord(epoch, step, 1.0, 1.1, 0.5, 0.4, 1e-5, phase=0, trainable_params=None)
+    return EvalRecord(epoch, step, 1e-5, phase=0, trainable_params=None, val={"loss": 1.1})
 
 
 def test_css_width_reads_png_header(run_dir: Path) -> None:

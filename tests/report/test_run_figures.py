@@ -9,7 +9,8 @@ import pytest
 
 from tunelab.report import run_figures
 from tunelab.report.loader import load_run
-from tunelab.report.records import EvalRecord, LayerGroup
+from tunelab.report.records import CLASSIFICATION_OBJECTIVE, EvalRecord, LayerGroup
+from tunelab.tasks.classification_report import confusion_matrix_figure
 
 from .conftest import assert_nontrivial_png, make_run_dir
 
@@ -20,11 +21,11 @@ def run(run_dir: Path):
 
 
 def test_run_figures_are_pngs(run) -> None:
-    test = run.metrics.test
+    test = run.metrics.test_details
     uris = [
         run_figures.layer_diagram(run.layers),
-        run_figures.learning_curves(run.history),
-        run_figures.confusion_matrix(test.labels, test.confusion_matrix),
+        run_figures.learning_curves(run.history, run.metrics.objective),
+        confusion_matrix_figure(test["labels"], test["confusion_matrix"]),
     ]
     for uri in uris:
         assert_nontrivial_png(uri)
@@ -45,25 +46,23 @@ def _record(i: int, phase: int = 0) -> EvalRecord:
     return EvalRecord(
         epoch=1 + (i - 1) // 3,
         step=20 * i,
-        train_loss=1.0 / i,
-        val_loss=1.1 / i,
-        val_accuracy=0.5,
-        val_f1_macro=0.4 + i / 100,
         lr=1e-5,
         phase=phase,
         trainable_params=None,
+        train={"loss": 1.0 / i},
+        val={"loss": 1.1 / i, "accuracy": 0.5, "f1_macro": 0.4 + i / 100},
     )
 
 
 def test_learning_curves_render_several_evals_per_epoch_and_phases() -> None:
     history = [_record(i, phase=0 if i < 4 else 1) for i in range(1, 7)]
-    assert_nontrivial_png(run_figures.learning_curves(history))
+    assert_nontrivial_png(run_figures.learning_curves(history, CLASSIFICATION_OBJECTIVE))
 
 
 def test_learning_curves_accept_one_evaluation() -> None:
-    assert_nontrivial_png(run_figures.learning_curves([_record(1)]))
+    assert_nontrivial_png(run_figures.learning_curves([_record(1)], CLASSIFICATION_OBJECTIVE))
 
 
 def test_small_label_sets_render(tmp_path: Path) -> None:
-    test = load_run(make_run_dir(tmp_path / "r", labels=("a", "b"))).metrics.test
-    assert_nontrivial_png(run_figures.confusion_matrix(test.labels, test.confusion_matrix))
+    test = load_run(make_run_dir(tmp_path / "r", labels=("a", "b"))).metrics.test_details
+    assert_nontrivial_png(confusion_matrix_figure(test["labels"], test["confusion_matrix"]))

@@ -1,4 +1,4 @@
-"""Figures that set strategies side by side: validation curves and the F1/cost tradeoff."""
+"""Figures that set strategies side by side: validation curves and the score/cost tradeoff."""
 
 from __future__ import annotations
 
@@ -17,34 +17,54 @@ from tunelab.report.plotting import (
     to_data_uri,
     x_axis,
 )
-from tunelab.report.records import EvalRecord, StrategySummary
+from tunelab.report.records import EvalRecord, MetricInfo, RecordedObjective, StrategySummary
 
 
-def compare_curves(histories: dict[str, list[list[EvalRecord]]]) -> str:
-    """Val macro-F1 and val loss per strategy overlaid; one faint line per extra seed."""
+def compare_curves(
+    histories: dict[str, list[list[EvalRecord]]], objective: RecordedObjective
+) -> str:
+    """A validation score and the val loss per strategy overlaid; one faint line per
+    extra seed. The score is the monitored metric, or the first headline metric when
+    the loss is monitored (the loss has its own panel)."""
     colors = strategy_colors(list(histories))
-    with styled_figure(10.0, 3.6) as fig:
-        f1_ax, loss_ax = fig.subplots(1, 2)
+    metrics = [curve_metric(objective), objective.spec("loss")]
+    metrics = [m for m in metrics if m is not None]
+    with styled_figure(5.0 * len(metrics), 3.6) as fig:
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
         xlabel = "epoch"
         for name, runs in histories.items():
             for seed, history in enumerate(runs):
                 xs, xlabel = x_axis(history)
                 style = {"color": colors[name], "alpha": 1.0 if seed == 0 else 0.35}
                 label = name if seed == 0 else None
-                plot_series(f1_ax, xs, [r.val_f1_macro for r in history], label=label, **style)
-                plot_series(loss_ax, xs, [r.val_loss for r in history], label=label, **style)
-        for ax, title in ((f1_ax, "Validation macro-F1"), (loss_ax, "Validation loss")):
-            ax.set_title(title, loc="left")
+                for ax, metric in zip(axes, metrics, strict=True):
+                    values = [r.val.get(metric.name) for r in history]
+                    plot_series(ax, xs, values, label=label, **style)
+        for ax, metric in zip(axes, metrics, strict=True):
+            ax.set_title(f"Validation {metric.label} ({metric.direction})", loc="left")
             ax.set_xlabel(xlabel)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if f1_ax.lines:
-            handles, names = f1_ax.get_legend_handles_labels()
+        if axes[0].lines:
+            handles, names = axes[0].get_legend_handles_labels()
             fig.legend(handles, names, loc="outside right upper")
         return to_data_uri(fig)
 
 
-def tradeoff(strategies: Sequence[StrategySummary], recommended: str | None = None) -> str:
-    """Test macro-F1 against train time and against trainable params (log), per strategy."""
+def curve_metric(objective: RecordedObjective) -> MetricInfo | None:
+    """The score the overlaid curves show beside the loss (None: the loss is all there is)."""
+    if objective.monitor != "loss":
+        return objective.monitored
+    return objective.headline[0] if objective.headline else None
+
+
+def tradeoff(
+    strategies: Sequence[StrategySummary],
+    objective: RecordedObjective,
+    recommended: str | None = None,
+) -> str:
+    """The monitored test metric against train time and against trainable params (log),
+    per strategy, with the seed spread as error bars."""
+    metric = objective.monitored
     colors = strategy_colors([s.strategy for s in strategies])
     with styled_figure(10.5, 3.8) as fig:
         time_ax, params_ax = fig.subplots(1, 2)
@@ -52,26 +72,36 @@ def tradeoff(strategies: Sequence[StrategySummary], recommended: str | None = No
         panels = {time_ax: "train_seconds_mean", params_ax: "trainable_params"}
         placed = {}
         for ax, cost in panels.items():
-            points = [_TradeoffPoint(s, getattr(s, cost), colors[s.strategy]) for s in strategies]
-            placed[ax] = [p for p in points if p.x and p.summary.f1_macro_mean is not None]
+            points = [_point(s, metric.name, getattr(s, cost), colors) for s in strategies]
+            placed[ax] = [p for p in points if p.x and p.y is not None]
             for point in placed[ax]:
                 _draw_point(ax, point, point.summary.strategy == recommended)
-            ax.set_ylabel("test macro-F1")
+            ax.set_ylabel(f"test {metric.label} ({metric.direction})")
             ax.margins(x=0.15, y=0.18)
         fig.draw_without_rendering()  # final limits and layout, so label boxes are real
         for ax, points in placed.items():
             _label_points(ax, points, recommended)
         time_ax.set_xlabel("train time (s, mean over seeds)")
         params_ax.set_xlabel("trainable parameters (log scale)")
-        time_ax.set_title("F1 vs train time", loc="left")
-        params_ax.set_title("F1 vs trainable params", loc="left")
+        time_ax.set_title(f"{metric.label} vs train time", loc="left")
+        params_ax.set_title(f"{metric.label} vs trainable params", loc="left")
         return to_data_uri(fig)
+
+
+def _point(
+    summary: StrategySummary, metric: str, x: float | None, colors: dict[str, str]
+) -> _TradeoffPoint:
+    return _TradeoffPoint(
+        summary, x, summary.mean.get(metric), summary.std.get(metric), colors[summary.strategy]
+    )
 
 
 @dataclass(frozen=True)
 class _TradeoffPoint:
     summary: StrategySummary
     x: float | None
+    y: float | None
+    spread: float | None
     color: str
 
 
@@ -80,8 +110,8 @@ def _draw_point(ax: Axes, point: _TradeoffPoint, star: bool) -> None:
     marker, size = ("*", 15) if star else ("o", 7)
     ax.errorbar(
         point.x,
-        point.summary.f1_macro_mean,
-        yerr=point.summary.f1_macro_std or 0,
+        point.y,
+        yerr=point.spread or 0,
         color=point.color,
         marker=marker,
         markersize=size,
@@ -109,7 +139,7 @@ def _label_points(ax: Axes, points: Sequence[_TradeoffPoint], recommended: str |
         for dx, dy, align in _LABEL_SPOTS:
             label = ax.annotate(
                 name,
-                (point.x, point.summary.f1_macro_mean),
+                (point.x, point.y),
                 xytext=(dx, dy),
                 textcoords="offset points",
                 ha=align,
@@ -128,7 +158,7 @@ def _label_points(ax: Axes, points: Sequence[_TradeoffPoint], recommended: str |
 
 def _marker_box(ax: Axes, point: _TradeoffPoint) -> Bbox:
     """The display-space box a point's marker and error bar cover."""
-    mean, spread = point.summary.f1_macro_mean or 0.0, point.summary.f1_macro_std or 0.0
+    mean, spread = point.y or 0.0, point.spread or 0.0
     x, low = ax.transData.transform((point.x, mean - spread))
     _, high = ax.transData.transform((point.x, mean + spread))
     half = 5 * DPI / 72  # a 7 pt marker's radius plus a little air, in pixels

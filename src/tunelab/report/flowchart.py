@@ -58,12 +58,13 @@ def _data_lines(run: RunData) -> list[str]:
         sizes = {s.name: s.n for s in run.data.splits}
         short = {"train": "train", "validation": "val", "test": "test"}
         lines.append(" / ".join(f"{n:,} {short.get(k, k)}" for k, n in sizes.items()))
-        lines.append(f"{len(run.data.labels)} classes")
+        if run.data.labels:
+            lines.append(f"{len(run.data.labels)} classes")
         dropped = run.data.cleaning.get("dropped_duplicates")
         if dropped:
             lines.append(f"{dropped:,} duplicates dropped")
-    elif run.metrics.test.labels:
-        lines.append(f"{len(run.metrics.test.labels)} classes")
+    elif run.metrics.test_details.get("labels"):
+        lines.append(f"{len(run.metrics.test_details['labels'])} classes")
     return lines
 
 
@@ -74,13 +75,18 @@ def _model_lines(run: RunData) -> list[str]:
     if pretrained is None:
         pretrained = config_value(cfg, "model.pretrained", True)
     lines = [str(name), "pre-trained weights" if pretrained else "random init (from scratch)"]
-    if cfg:
-        pooling = config_value(cfg, "model.pooling", "mean")
-        lines.append(f"{pooling} pooling, max {config_value(cfg, 'model.max_length', '?')} tokens")
-        lines.append(_head_text(config_value(cfg, "model.head", {})))
-        dropped = config_value(cfg, "model.drop_top_layers", 0)
-        if dropped:
-            lines.append(f"top {dropped} layers dropped")
+    pooling = config_value(cfg, "model.pooling")
+    max_length = config_value(cfg, "model.max_length")
+    if pooling:
+        lines.append(f"{pooling} pooling, max {max_length or '?'} tokens")
+    elif max_length:
+        lines.append(f"max {max_length} tokens")
+    head = config_value(cfg, "model.head")
+    if head is not None:
+        lines.append(_head_text(head))
+    dropped = config_value(cfg, "model.drop_top_layers", 0)
+    if dropped:
+        lines.append(f"top {dropped} layers dropped")
     return lines
 
 
@@ -181,11 +187,13 @@ def _training_lines(run: RunData) -> list[str]:
 
 
 def _evaluation_lines(run: RunData) -> list[str]:
-    test = run.metrics.test
-    lines = [f"test acc {fmt.score(test.accuracy)}, macro-F1 {fmt.score(test.f1_macro)}"]
-    if test.latency_ms_p50 is not None:
-        p95 = fmt.number(test.latency_ms_p95, 1, "ms")
-        lines.append(f"latency p50 {fmt.number(test.latency_ms_p50, 1, 'ms')}, p95 {p95}")
+    """The test scores of the objective's table metrics, then latency and memory."""
+    m = run.metrics
+    scores = [f"{s.label} {fmt.score(m.test.get(s.name))}" for s in m.objective.table]
+    lines = ["test " + ", ".join(scores)]
+    if m.latency_ms_p50 is not None:
+        p95 = fmt.number(m.latency_ms_p95, 1, "ms")
+        lines.append(f"latency p50 {fmt.number(m.latency_ms_p50, 1, 'ms')}, p95 {p95}")
     if run.metrics.peak_memory_mb is not None:
         lines.append(f"peak memory {fmt.number(run.metrics.peak_memory_mb, 0, 'MB')}")
     return lines

@@ -16,20 +16,23 @@ import yaml
 
 from tunelab.errors import RunDirError
 from tunelab.report.records import (
-    ClassScores,
+    CLASSIFICATION_OBJECTIVE,
+    DEFAULT_TASK,
     CompareData,
     DataSummary,
     EvalRecord,
     Flag,
-    HeldOutMetrics,
     LayerGroup,
     LayerPlan,
+    MetricInfo,
     Recommendation,
+    RecordedObjective,
     RunData,
     RunMetrics,
     SplitSummary,
     StrategySummary,
     TransferGain,
+    config_value,
 )
 
 
@@ -58,10 +61,12 @@ def load_run(path: str | Path) -> RunData:
     metrics_raw = _read_json(root / "metrics.json", required=True)
     layers_raw = _read_json(root / "layers.json")
     data_raw = _read_json(root / "data_summary.json")
+    config = _read_yaml(root / "config.yaml")
+    task = metrics_raw.get("task") or config_value(config, "task", DEFAULT_TASK)
     return RunData(
         path=root,
-        metrics=_parse_metrics(metrics_raw),
-        config=_read_yaml(root / "config.yaml"),
+        metrics=_parse_metrics(metrics_raw, str(task)),
+        config=config,
         history=_read_history(root / "history.jsonl"),
         layers=_parse_layers(layers_raw) if layers_raw else None,
         data=_parse_data(data_raw) if data_raw else None,
@@ -74,6 +79,7 @@ def load_compare(path: str | Path) -> CompareData:
     raw = _read_json(root / "summary.json", required=True)
     strategies = [_parse_strategy(row) for row in raw.get("strategies", [])]
     runs = {s.strategy: _load_runs(root, s.run_dirs) for s in strategies}
+    objective = _compare_objective(raw.get("objective"), runs)
     data_raw = raw.get("data")
     if not data_raw:
         first = next((r[0] for r in runs.values() if r), None)
@@ -84,8 +90,9 @@ def load_compare(path: str | Path) -> CompareData:
     rec_raw = raw.get("recommendation")
     return CompareData(
         path=root,
+        objective=objective,
         strategies=strategies,
-        transfer_gain=_parse_gain(gain_raw) if gain_raw else None,
+        transfer_gain=_parse_gain(gain_raw, objective) if gain_raw else None,
         flags=[_parse_flag(f) for f in raw.get("flags", [])],
         recommendation=Recommendation(rec_raw["strategy"], rec_raw.get("reason", ""))
         if rec_raw
@@ -93,6 +100,16 @@ def load_compare(path: str | Path) -> CompareData:
         data=data,
         runs=runs,
     )
+
+
+def _compare_objective(
+    raw: dict[str, Any] | None, runs: dict[str, list[RunData]]
+) -> RecordedObjective:
+    """The summary's objective; an older summary has none: its runs' (or classification's)."""
+    if raw:
+        return parse_objective(raw)
+    first = next((r[0] for r in runs.values() if r), None)
+    return first.metrics.objective if first else CLASSIFICATION_OBJECTIVE
 
 
 def _load_runs(root: Path, run_dirs: list[str]) -> list[RunData]:
@@ -140,24 +157,58 @@ def _read_history(path: Path) -> list[EvalRecord] | None:
 
 
 def _parse_record(row: dict[str, Any]) -> EvalRecord:
+    """Split ``train_<name>`` / ``val_<name>`` scalars into dicts keyed by metric name."""
     return EvalRecord(
         epoch=float(row.get("epoch", 0)),
         step=row.get("step"),
-        train_loss=row.get("train_loss"),
-        val_loss=row.get("val_loss"),
-        val_accuracy=row.get("val_accuracy"),
-        val_f1_macro=row.get("val_f1_macro"),
         lr=row.get("lr"),
         phase=int(row.get("phase") or 0),
         trainable_params=row.get("trainable_params"),
+        train=_prefixed(row, "train_"),
+        val=_prefixed(row, "val_"),
     )
 
 
-def _parse_metrics(raw: dict[str, Any]) -> RunMetrics:
-    test = raw.get("test") or {}
+def _prefixed(row: dict[str, Any], prefix: str) -> dict[str, float]:
+    return {
+        key[len(prefix) :]: value
+        for key, value in row.items()
+        if key.startswith(prefix) and _is_number(value)
+    }
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_objective(raw: dict[str, Any] | None) -> RecordedObjective:
+    """``metrics.json``'s ``objective``; classification's for runs that predate it."""
+    if not raw or not raw.get("metrics"):
+        return CLASSIFICATION_OBJECTIVE
+    metrics = tuple(
+        MetricInfo(
+            name=str(m["name"]),
+            label=str(m.get("label") or m["name"]),
+            mode="min" if m.get("mode") == "min" else "max",
+            short=str(m.get("short") or ""),
+        )
+        for m in raw["metrics"]
+    )
+    monitor = str(raw.get("monitor") or metrics[0].name)
+    return RecordedObjective(monitor, raw.get("train_metric"), metrics)
+
+
+def _parse_metrics(raw: dict[str, Any], task: str) -> RunMetrics:
+    test = dict(raw.get("test") or {})
+    latency = {key: test.pop(key, None) for key in ("latency_ms_p50", "latency_ms_p95")}
     return RunMetrics(
-        test=_parse_test(test),
-        validation=dict(raw.get("validation") or {}),
+        task=task,
+        objective=parse_objective(raw.get("objective")),
+        test={k: v for k, v in test.items() if _is_number(v)},
+        validation={k: v for k, v in (raw.get("validation") or {}).items() if _is_number(v)},
+        test_details={k: v for k, v in test.items() if not _is_number(v)},
+        latency_ms_p50=latency["latency_ms_p50"],
+        latency_ms_p95=latency["latency_ms_p95"],
         model=raw.get("model"),
         strategy=raw.get("strategy"),
         pretrained=raw.get("pretrained"),
@@ -169,31 +220,6 @@ def _parse_metrics(raw: dict[str, Any]) -> RunMetrics:
         steps=raw.get("steps"),
         best_epoch=raw.get("best_epoch"),
         peak_memory_mb=raw.get("peak_memory_mb"),
-    )
-
-
-def _parse_test(test: dict[str, Any]) -> HeldOutMetrics:
-    per_class = [
-        ClassScores(
-            label=label,
-            precision=float(s.get("precision", 0.0)),
-            recall=float(s.get("recall", 0.0)),
-            f1=float(s.get("f1", 0.0)),
-            support=int(s.get("support", 0)),
-        )
-        for label, s in (test.get("per_class") or {}).items()
-    ]
-    return HeldOutMetrics(
-        accuracy=test.get("accuracy"),
-        f1_macro=test.get("f1_macro"),
-        precision_macro=test.get("precision_macro"),
-        recall_macro=test.get("recall_macro"),
-        loss=test.get("loss"),
-        latency_ms_p50=test.get("latency_ms_p50"),
-        latency_ms_p95=test.get("latency_ms_p95"),
-        labels=list(test.get("labels") or []),
-        per_class=per_class,
-        confusion_matrix=test.get("confusion_matrix"),
     )
 
 
@@ -242,13 +268,18 @@ def _parse_split(name: str, raw: dict[str, Any]) -> SplitSummary:
 
 
 def _parse_strategy(row: dict[str, Any]) -> StrategySummary:
+    def stats(suffix: str) -> dict[str, float]:
+        return {
+            key[: -len(suffix)]: value
+            for key, value in row.items()
+            if key.endswith(suffix) and _is_number(value)
+        }
+
     return StrategySummary(
         strategy=str(row.get("strategy", "unknown")),
         n_seeds=int(row.get("n_seeds", 1)),
-        accuracy_mean=row.get("accuracy_mean"),
-        accuracy_std=row.get("accuracy_std"),
-        f1_macro_mean=row.get("f1_macro_mean"),
-        f1_macro_std=row.get("f1_macro_std"),
+        mean=stats("_mean"),
+        std=stats("_std"),
         train_seconds_mean=row.get("train_seconds_mean"),
         trainable_params=row.get("trainable_params"),
         total_params=row.get("total_params"),
@@ -258,11 +289,15 @@ def _parse_strategy(row: dict[str, Any]) -> StrategySummary:
     )
 
 
-def _parse_gain(raw: dict[str, Any]) -> TransferGain:
+def _parse_gain(raw: dict[str, Any], objective: RecordedObjective) -> TransferGain:
+    """``best_<metric>`` / ``scratch_<metric>``; older summaries name no metric (the
+    monitor, macro-F1 for them)."""
+    metric = str(raw.get("metric") or objective.monitor)
     return TransferGain(
+        metric=metric,
         best_strategy=str(raw.get("best_strategy", "?")),
-        best_f1_macro=raw.get("best_f1_macro"),
-        scratch_f1_macro=raw.get("scratch_f1_macro"),
+        best=raw.get(f"best_{metric}"),
+        scratch=raw.get(f"scratch_{metric}"),
         gain=raw.get("gain"),
     )
 

@@ -8,47 +8,102 @@ every consumer must treat ``None`` as "not recorded", not as zero.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+DEFAULT_TASK = "text_classification"  # what every run was before runs recorded a task
+
 
 @dataclass(frozen=True)
-class ClassScores:
-    """Test precision / recall / F1 / support of one class."""
+class MetricInfo:
+    """One metric as the run's objective described it (``objective.metrics[i]``)."""
 
+    name: str
     label: str
-    precision: float
-    recall: float
-    f1: float
-    support: int
+    mode: str  # "max": higher is better; "min": lower is better
+    short: str = ""
+
+    @property
+    def direction(self) -> str:
+        """``higher is better`` or ``lower is better``, for captions and axis labels."""
+        return "lower is better" if self.mode == "min" else "higher is better"
 
 
 @dataclass(frozen=True)
-class HeldOutMetrics:
-    """The ``test`` block of ``metrics.json``; fields absent from the file are ``None``.
+class RecordedObjective:
+    """What a run optimised and how it was scored, as ``metrics.json`` recorded it.
 
-    Named for the held-out split rather than ``Test...``, which pytest would collect.
+    The report reads every metric name, label and direction from here, so it renders
+    any task's runs without knowing the task.
     """
 
-    accuracy: float | None = None
-    f1_macro: float | None = None
-    precision_macro: float | None = None
-    recall_macro: float | None = None
-    loss: float | None = None
-    latency_ms_p50: float | None = None
-    latency_ms_p95: float | None = None
-    labels: list[str] = field(default_factory=list)
-    per_class: list[ClassScores] = field(default_factory=list)
-    confusion_matrix: list[list[int]] | None = None
+    monitor: str
+    train_metric: str | None
+    metrics: tuple[MetricInfo, ...]
+
+    def spec(self, name: str) -> MetricInfo:
+        """The metric called ``name``; one the objective does not list is shown by name,
+        higher being better (the loss: lower)."""
+        found = next((m for m in self.metrics if m.name == name), None)
+        mode = "min" if name == "loss" else "max"
+        return found or MetricInfo(name, name.replace("_", " "), mode, name)
+
+    @property
+    def monitored(self) -> MetricInfo:
+        """The metric runs are ranked and checkpoints kept by."""
+        return self.spec(self.monitor)
+
+    @property
+    def headline(self) -> list[MetricInfo]:
+        """The first two metrics other than the loss: the ones a reader looks at first."""
+        return [m for m in self.metrics if m.name != "loss"][:2]
+
+    @property
+    def table(self) -> list[MetricInfo]:
+        """The headline metrics, then the monitored one when it is not among them."""
+        shown = self.headline
+        return shown if self.monitored in shown else [*shown, self.monitored]
+
+    def best(self, name: str, values: Iterable[float | None]) -> float | None:
+        """The best of ``values`` for metric ``name`` in its direction (None: none recorded)."""
+        present = [v for v in values if v is not None]
+        if not present:
+            return None
+        return min(present) if self.spec(name).mode == "min" else max(present)
+
+
+# Run directories written before ``objective`` was recorded were all classification.
+CLASSIFICATION_OBJECTIVE = RecordedObjective(
+    monitor="f1_macro",
+    train_metric="accuracy",
+    metrics=(
+        MetricInfo("accuracy", "accuracy", "max", "acc"),
+        MetricInfo("f1_macro", "macro-F1", "max", "f1"),
+        MetricInfo("precision_macro", "macro precision", "max", "prec"),
+        MetricInfo("recall_macro", "macro recall", "max", "rec"),
+        MetricInfo("loss", "loss", "min", "loss"),
+    ),
+)
 
 
 @dataclass(frozen=True)
 class RunMetrics:
-    """The final numbers of one run (``metrics.json``)."""
+    """The final numbers of one run (``metrics.json``).
 
-    test: HeldOutMetrics
+    ``test`` and ``validation`` hold the scalar metrics by name (whichever the task
+    reports); ``test_details`` the test block's other entries (a classifier's labels,
+    per-class scores and confusion matrix), which only the task's report sections read.
+    """
+
+    task: str
+    objective: RecordedObjective
+    test: dict[str, float]
     validation: dict[str, float]
+    test_details: dict[str, Any]
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
     model: str | None
     strategy: str | None
     pretrained: bool | None
@@ -64,17 +119,19 @@ class RunMetrics:
 
 @dataclass(frozen=True)
 class EvalRecord:
-    """One line of ``history.jsonl``: the state of training at one evaluation."""
+    """One line of ``history.jsonl``: the state of training at one evaluation.
+
+    ``train`` and ``val`` hold the ``train_<name>`` and ``val_<name>`` scalars by metric
+    name (``loss`` among them), so ``val["perplexity"]`` is ``val_perplexity``.
+    """
 
     epoch: float
     step: int | None
-    train_loss: float | None
-    val_loss: float | None
-    val_accuracy: float | None
-    val_f1_macro: float | None
     lr: float | None
     phase: int
     trainable_params: int | None
+    train: dict[str, float] = field(default_factory=dict)
+    val: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,14 +207,16 @@ class RunData:
 
 @dataclass(frozen=True)
 class StrategySummary:
-    """One row of ``summary.json``'s ``strategies``: a strategy averaged over seeds."""
+    """One row of ``summary.json``'s ``strategies``: a strategy averaged over seeds.
+
+    ``mean`` and ``std`` hold the ``<name>_mean`` / ``<name>_std`` columns by name: every
+    test metric of the objective, and ``val_<monitor>``.
+    """
 
     strategy: str
     n_seeds: int
-    accuracy_mean: float | None
-    accuracy_std: float | None
-    f1_macro_mean: float | None
-    f1_macro_std: float | None
+    mean: dict[str, float]
+    std: dict[str, float]
     train_seconds_mean: float | None
     trainable_params: int | None
     total_params: int | None
@@ -168,11 +227,16 @@ class StrategySummary:
 
 @dataclass(frozen=True)
 class TransferGain:
-    """How much the best pre-trained strategy beat training from scratch."""
+    """How much the best pre-trained strategy beat training from scratch on ``metric``.
 
+    ``gain`` is signed so that positive always means better than scratch, whichever the
+    metric's direction.
+    """
+
+    metric: str
     best_strategy: str
-    best_f1_macro: float | None
-    scratch_f1_macro: float | None
+    best: float | None
+    scratch: float | None
     gain: float | None
 
 
@@ -199,6 +263,7 @@ class CompareData:
     """Everything the report shows about a compare directory."""
 
     path: Path
+    objective: RecordedObjective
     strategies: list[StrategySummary]
     transfer_gain: TransferGain | None
     flags: list[Flag]

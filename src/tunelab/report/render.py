@@ -26,10 +26,13 @@ from tunelab.report.plotting import css_width
 from tunelab.report.records import (
     CompareData,
     DataSummary,
+    MetricInfo,
+    RecordedObjective,
     RunData,
     StrategySummary,
     config_value,
 )
+from tunelab.report.sections import ReportSection, task_sections
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -39,7 +42,6 @@ SECTION_TITLES = {
     "process": "Process",
     "layers": "Layers",
     "curves": "Learning curves",
-    "errors": "Confusion matrix",
     "data": "Data",
 }
 
@@ -55,14 +57,25 @@ class Card:
 
 @dataclass(frozen=True)
 class RunView:
-    """What the template shows for one run: its flowchart, layers, curves and errors."""
+    """What the template shows for one run: its flowchart, layers, curves and the
+    sections its task adds."""
 
     name: str
     run: RunData
     flowchart: Markup
     layer_diagram: str | None
     curves: str | None
-    confusion: str | None
+    sections: list[ReportSection]
+
+
+@dataclass(frozen=True)
+class TaskSectionGroup:
+    """One task section on the page: from one run, or one per strategy of a comparison."""
+
+    anchor: str
+    title: str
+    lead: str
+    entries: list[tuple[RunView, ReportSection]]
 
 
 def write_report(source_dir: str | Path, output: str | Path | None = None) -> Path:
@@ -111,6 +124,7 @@ def write_atomic(path: Path, text: str) -> None:
 def render_html(source: RunData | CompareData) -> str:
     """The report page for ``source`` as an HTML string."""
     context = compare_context(source) if isinstance(source, CompareData) else run_context(source)
+    context["task_sections"] = _task_section_groups(context["runs"])
     context["sections"] = _sections(context)
     context["number"] = {key: i for i, (key, _) in enumerate(context["sections"], start=1)}
     context["generated"] = datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -118,17 +132,30 @@ def render_html(source: RunData | CompareData) -> str:
 
 
 def _sections(context: dict[str, Any]) -> list[tuple[str, str]]:
-    """The sections this report has, as (anchor, title); sections without data are left out."""
+    """The sections this report has, as (anchor, title): the generic ones that have data,
+    then the task's."""
     runs: list[RunView] = context["runs"]
     present = {
         "comparison": context["comparison"] is not None,
         "process": bool(runs),
         "layers": any(v.layer_diagram for v in runs),
         "curves": bool(context["compare_curves"]) or any(v.curves for v in runs),
-        "errors": any(v.confusion or v.run.metrics.test.per_class for v in runs),
         "data": context["data"] is not None,
     }
-    return [(key, SECTION_TITLES[key]) for key, shown in present.items() if shown]
+    generic = [(key, SECTION_TITLES[key]) for key, shown in present.items() if shown]
+    return generic + [(g.anchor, g.title) for g in context["task_sections"]]
+
+
+def _task_section_groups(views: list[RunView]) -> list[TaskSectionGroup]:
+    """The task sections of every run, one group per title in first-seen order."""
+    by_title: dict[str, list[tuple[RunView, ReportSection]]] = {}
+    for view in views:
+        for section in view.sections:
+            by_title.setdefault(section.title, []).append((view, section))
+    return [
+        TaskSectionGroup(f"task-{i}", title, entries[0][1].lead, entries)
+        for i, (title, entries) in enumerate(by_title.items(), start=1)
+    ]
 
 
 def _environment() -> Environment:
@@ -155,7 +182,8 @@ def run_context(run: RunData) -> dict[str, Any]:
         "source": str(run.path),
         "model": _model_name(run),
         "strategies": [run.strategy],
-        "task": config_value(run.config, "task", "text_classification"),
+        "task": run.metrics.task,
+        "monitor": run.metrics.objective.monitored,
         "cards": _run_cards(run),
         "runs": [view],
         "featured": view,
@@ -179,17 +207,21 @@ def compare_context(compare: CompareData) -> dict[str, Any]:
     }
     histories = {name: h for name, h in histories.items() if h}
     first = views[0].run if views else None
+    objective = compare.objective
+    curves = compare_figures.compare_curves(histories, objective) if histories else None
     return {
         "kind": "compare",
         "title": f"compare · {len(compare.strategies)} strategies",
         "source": str(compare.path),
         "model": _model_name(first) if first else "—",
         "strategies": [s.strategy for s in compare.strategies],
-        "task": config_value(first.config if first else None, "task", "text_classification"),
+        "task": first.metrics.task if first else "—",
+        "monitor": objective.monitored,
+        "curve_metric": compare_figures.curve_metric(objective),
         "cards": _compare_cards(compare),
         "runs": views,
         "featured": featured,
-        "compare_curves": compare_figures.compare_curves(histories) if histories else None,
+        "compare_curves": curves,
         "comparison": _comparison_view(compare, recommended),
         "data": _data_view(compare.data),
     }
@@ -200,20 +232,17 @@ def _run_view(run: RunData, name: str, layer_width: float = 8.0) -> RunView:
 
     ``layer_width`` (inches) is smaller on compare pages, where diagrams sit two abreast.
     """
-    test = run.metrics.test
-    confusion: str | None = None
-    layers: str | None = None
-    if test.confusion_matrix and test.labels:
-        confusion = run_figures.confusion_matrix(test.labels, test.confusion_matrix)
-    if run.layers:
-        layers = run_figures.layer_diagram(run.layers, name, layer_width)
+    layers = run_figures.layer_diagram(run.layers, name, layer_width) if run.layers else None
+    curves = None
+    if run.history:
+        curves = run_figures.learning_curves(run.history, run.metrics.objective)
     return RunView(
         name=name,
         run=run,
         flowchart=Markup(flowchart_svg(build_steps(run), uid=f"flow-{name}")),
         layer_diagram=layers,
-        curves=run_figures.learning_curves(run.history) if run.history else None,
-        confusion=confusion,
+        curves=curves,
+        sections=task_sections(run),
     )
 
 
@@ -224,38 +253,58 @@ def _model_name(run: RunData) -> str:
 
 
 def _run_cards(run: RunData) -> list[Card]:
-    m, test = run.metrics, run.metrics.test
-    val_acc, val_f1 = m.validation.get("accuracy"), m.validation.get("f1_macro")
+    """The headline test metrics (validation beside them), then size, time, latency, memory."""
+    m = run.metrics
+    shown = m.objective.headline or [m.objective.monitored]
     total, share = fmt.params(m.total_params), fmt.percent(m.trainable_params, m.total_params)
     epochs = f"{m.epochs_run} epochs" if m.epochs_run is not None else ""
-    p95 = fmt.number(test.latency_ms_p95, 1, "ms")
+    p95 = fmt.number(m.latency_ms_p95, 1, "ms")
     return [
-        Card("test accuracy", fmt.score(test.accuracy), f"validation {fmt.score(val_acc)}"),
-        Card("test macro-F1", fmt.score(test.f1_macro), f"validation {fmt.score(val_f1)}"),
+        *(_metric_card(metric, m.test, m.validation) for metric in shown),
         Card("trainable params", fmt.params(m.trainable_params), f"of {total} ({share})"),
         Card("train time", fmt.seconds(m.train_seconds), epochs),
-        Card("latency p50", fmt.number(test.latency_ms_p50, 1, "ms"), f"p95 {p95}"),
+        Card("latency p50", fmt.number(m.latency_ms_p50, 1, "ms"), f"p95 {p95}"),
         Card("peak memory", fmt.number(m.peak_memory_mb, 0, "MB")),
     ]
 
 
+def _metric_card(metric: MetricInfo, test: dict[str, float], val: dict[str, float]) -> Card:
+    note = f"validation {fmt.score(val.get(metric.name))}"
+    if metric.mode == "min":
+        note += f" · {metric.direction}"
+    return Card(f"test {metric.label}", fmt.score(test.get(metric.name)), note)
+
+
 def _compare_cards(compare: CompareData) -> list[Card]:
     by_name = {s.strategy: s for s in compare.strategies}
+    monitored = compare.objective.monitored
     cards = []
     if compare.recommendation and compare.recommendation.strategy in by_name:
         rec = by_name[compare.recommendation.strategy]
         cards.append(Card("recommended", rec.strategy, compare.recommendation.reason))
-        seeds = rec.n_seeds
-        spread = f"± {fmt.score(rec.f1_macro_std)} over {seeds} seeds" if seeds > 1 else ""
-        cards.append(Card("its test macro-F1", fmt.score(rec.f1_macro_mean), spread))
+        std = fmt.score(rec.std.get(monitored.name))
+        spread = f"± {std} over {rec.n_seeds} seeds" if rec.n_seeds > 1 else ""
+        score = fmt.score(rec.mean.get(monitored.name))
+        cards.append(Card(f"its test {monitored.label}", score, spread))
         cards.append(Card("its train time", fmt.seconds(rec.train_seconds_mean), "mean over seeds"))
     gain = compare.transfer_gain
     if gain and gain.gain is not None:
-        note = f"{gain.best_strategy} vs scratch (F1 {fmt.score(gain.scratch_f1_macro)})"
-        cards.append(Card("transfer gain", f"{gain.gain:+.3f} F1", note))
+        label = compare.objective.spec(gain.metric).label
+        note = f"{gain.best_strategy} vs scratch ({label} {fmt.score(gain.scratch)})"
+        cards.append(Card("transfer gain", f"{gain.gain:+.3f} {label}", note))
     seeds = sum(s.n_seeds for s in compare.strategies)
     cards.append(Card("runs", str(seeds), f"{len(compare.strategies)} strategies"))
     return cards
+
+
+@dataclass(frozen=True)
+class ScoreCell:
+    """One metric of one strategy in the comparison table; ``best`` when no strategy has
+    a better mean in the metric's direction."""
+
+    mean: float | None
+    std: float | None
+    best: bool
 
 
 @dataclass(frozen=True)
@@ -263,32 +312,58 @@ class ComparisonRow:
     """One strategy in the comparison table."""
 
     summary: StrategySummary
+    scores: list[ScoreCell]
     recommended: bool
     flagged: bool
 
 
 def _comparison_view(compare: CompareData, recommended: str | None) -> dict[str, Any]:
     flagged = {f.strategy for f in compare.flags}
+    columns = compare.objective.table
     rows = [
-        ComparisonRow(s, s.strategy == recommended, s.strategy in flagged)
+        ComparisonRow(
+            s,
+            _score_cells(compare.objective, columns, compare.strategies, s),
+            s.strategy == recommended,
+            s.strategy in flagged,
+        )
         for s in compare.strategies
     ]
+    gain = compare.transfer_gain
     return {
+        "columns": columns,
+        "lower_better": [m.label for m in columns if m.mode == "min"],
         "rows": rows,
-        "gain": compare.transfer_gain,
+        "gain": gain,
+        "gain_metric": compare.objective.spec(gain.metric) if gain else None,
         "flags": compare.flags,
         "recommendation": compare.recommendation,
-        "tradeoff": compare_figures.tradeoff(compare.strategies, recommended),
+        "tradeoff": compare_figures.tradeoff(compare.strategies, compare.objective, recommended),
     }
+
+
+def _score_cells(
+    objective: RecordedObjective,
+    columns: list[MetricInfo],
+    strategies: list[StrategySummary],
+    row: StrategySummary,
+) -> list[ScoreCell]:
+    cells = []
+    for metric in columns:
+        best = objective.best(metric.name, (s.mean.get(metric.name) for s in strategies))
+        mean = row.mean.get(metric.name)
+        cells.append(ScoreCell(mean, row.std.get(metric.name), mean is not None and mean == best))
+    return cells
 
 
 def _data_view(data: DataSummary | None) -> dict[str, Any] | None:
     if data is None:
         return None
     has_lengths = any(s.length_hist for s in data.splits)
+    has_classes = any(s.class_counts for s in data.splits)
     return {
         "summary": data,
-        "balance": data_figures.class_balance(data) if data.splits else None,
+        "balance": data_figures.class_balance(data) if has_classes else None,
         "lengths": data_figures.length_histogram(data) if has_lengths else None,
         "cleaning": [(_humanize(k), _describe(v)) for k, v in data.cleaning.items()],
     }

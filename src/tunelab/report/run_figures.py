@@ -1,11 +1,10 @@
-"""Figures of one run: its layer diagram, learning curves and confusion matrix."""
+"""Figures of one run: its layer diagram and learning curves."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, NullLocator
 
@@ -17,7 +16,7 @@ from tunelab.report.plotting import (
     to_data_uri,
     x_axis,
 )
-from tunelab.report.records import EvalRecord, LayerGroup, LayerPlan
+from tunelab.report.records import EvalRecord, LayerGroup, LayerPlan, RecordedObjective
 
 
 def layer_diagram(plan: LayerPlan, title: str | None = None, width: float = 8.0) -> str:
@@ -109,19 +108,27 @@ def _phase_lines(ax: Axes, history: Sequence[EvalRecord], xs: Sequence[float]) -
             )
 
 
-def learning_curves(history: Sequence[EvalRecord]) -> str:
-    """Train/val loss and val accuracy/F1 of one run, with phase boundaries marked."""
+def learning_curves(history: Sequence[EvalRecord], objective: RecordedObjective) -> str:
+    """Train/val loss, then one panel per headline validation metric of ``objective``.
+
+    Phase boundaries are marked on every panel, and a star marks the best evaluation of
+    the monitored metric in its direction (the checkpoint ``best/`` holds).
+    """
     xs, xlabel = x_axis(history)
-    with styled_figure(10.0, 3.4) as fig:
-        loss_ax, metric_ax = fig.subplots(1, 2)
-        plot_series(loss_ax, xs, [r.train_loss for r in history], label="train loss")
-        plot_series(loss_ax, xs, [r.val_loss for r in history], label="val loss")
-        plot_series(metric_ax, xs, [r.val_f1_macro for r in history], label="val macro-F1")
-        plot_series(metric_ax, xs, [r.val_accuracy for r in history], label="val accuracy")
-        _mark_best(metric_ax, xs, [r.val_f1_macro for r in history])
-        for ax, title in ((loss_ax, "Loss"), (metric_ax, "Validation metrics")):
+    shown = [m for m in objective.table if m.name != "loss"]
+    with styled_figure(3.7 * (1 + len(shown)) + 0.6, 3.4) as fig:
+        loss_ax, *metric_axes = fig.subplots(1, 1 + len(shown), squeeze=False)[0]
+        plot_series(loss_ax, xs, [r.train.get("loss") for r in history], label="train loss")
+        panels = [(loss_ax, objective.spec("loss"))]
+        panels += list(zip(metric_axes, shown, strict=True))
+        for ax, metric in panels:
+            values = [r.val.get(metric.name) for r in history]
+            plot_series(ax, xs, values, label=f"val {metric.label}")
+            if metric.name == objective.monitor:
+                _mark_best(ax, xs, values, metric.mode)
             _phase_lines(ax, history, xs)
-            ax.set_title(title, loc="left")
+            title = "Loss" if ax is loss_ax else f"Validation {metric.label}"
+            ax.set_title(f"{title} ({metric.direction})", loc="left")
             ax.set_xlabel(xlabel)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if ax.lines:
@@ -129,40 +136,20 @@ def learning_curves(history: Sequence[EvalRecord]) -> str:
         return to_data_uri(fig)
 
 
-def _mark_best(ax: Axes, xs: Sequence[float], ys: Sequence[float | None]) -> None:
+def best_point(
+    xs: Sequence[float], ys: Sequence[float | None], mode: str
+) -> tuple[float, float] | None:
+    """``(x, y)`` of the best recorded ``y`` (largest, or smallest when ``mode`` is ``min``);
+    the earliest one on a tie, as early stopping keeps the first best checkpoint."""
+    scored = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+    if not scored:
+        return None
+    sign = -1.0 if mode == "min" else 1.0
+    return max(scored, key=lambda point: (sign * point[1], -point[0]))
+
+
+def _mark_best(ax: Axes, xs: Sequence[float], ys: Sequence[float | None], mode: str) -> None:
     """Star the best validation point: the checkpoint that ``best/`` holds."""
-    scored = [(y, x) for x, y in zip(xs, ys, strict=True) if y is not None]
-    if scored:
-        best_y, best_x = max(scored)
-        ax.plot([best_x], [best_y], marker="*", markersize=12, color="#f59f00", zorder=5)
-
-
-def confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
-    """Counts annotated in each cell, coloured by the share of the true class (row).
-
-    Colouring by row share rather than raw count keeps errors on small classes visible
-    next to a large class's diagonal.
-    """
-    counts = np.asarray(matrix, dtype=float)
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    side = max(3.6, 0.34 * len(labels) + 1.9)
-    with styled_figure(side + 0.9, side) as fig:
-        ax = fig.add_subplot()
-        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-        _annotate_cells(ax, counts, shares)
-        ticks = range(len(labels))
-        ax.set_xticks(ticks, labels, rotation=45, ha="right", rotation_mode="anchor")
-        ax.set_yticks(ticks, labels)
-        ax.set_xlabel("predicted label")
-        ax.set_ylabel("true label")
-        ax.grid(visible=False)
-        fig.colorbar(image, ax=ax, shrink=0.7, label="share of true class")
-        return to_data_uri(fig)
-
-
-def _annotate_cells(ax: Axes, counts: np.ndarray, shares: np.ndarray) -> None:
-    size = 8 if len(counts) <= 12 else 7
-    for (i, j), value in np.ndenumerate(counts):
-        if value:
-            color = "white" if shares[i, j] > 0.55 else "#1f2937"
-            ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=size, color=color)
+    best = best_point(xs, ys, mode)
+    if best is not None:
+        ax.plot([best[0]], [best[1]], marker="*", markersize=12, color="#f59f00", zorder=5)

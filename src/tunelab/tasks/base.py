@@ -26,7 +26,8 @@ Shipping
 Optional hooks with defaults
     feature caching (:meth:`feature_cache_key`), continual updates (:meth:`take`,
     :meth:`concat`, :meth:`overlap_keys`, :meth:`examples`), representation drift
-    (:meth:`drift_embeddings`), latency inputs, ``tunelab layers``.
+    (:meth:`drift_embeddings`), latency inputs, ``tunelab layers``, the task's own
+    sections of ``report.html`` (:meth:`report_sections`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from rich.console import Console
@@ -42,6 +43,9 @@ from rich.console import Console
 from tunelab.config import Config, DataConfig, ModelConfig, TrainConfig
 from tunelab.errors import ConfigError
 from tunelab.objective import Objective
+
+if TYPE_CHECKING:
+    from tunelab.report.sections import ReportSection
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -189,6 +193,12 @@ class Task(ABC):
         """``(pretrained, tuned)`` embeddings of reference inputs, or None when the task
         does not measure representation drift."""
         return None
+
+    def report_sections(self, run: Any) -> list[ReportSection]:
+        """Sections ``report.html`` shows after its generic ones for a run of this task
+        (``run``: a :class:`tunelab.report.records.RunData`), e.g. a classifier's
+        confusion matrix. Default: none."""
+        return []
 
 
 _TASKS: dict[str, Task] = {}

@@ -189,6 +189,11 @@ class ImageTask(Task):
         model, _ = build_image_classifier(ImageModelConfig(name=model_name, pretrained=False), 2)
         return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
 
+    def report_sections(self, run: Any) -> list:
+        from tunelab.tasks.classification_report import classification_report_sections
+
+        return classification_report_sections(run)
+
 
 class _ImageLogits(torch.nn.Module):
     """Normalised pixels -> logits, with a named argument for ONNX."""

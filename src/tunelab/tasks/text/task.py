@@ -159,6 +159,11 @@ class TextTask(Task):
 
         return pretrained_and_tuned_embeddings(cfg, run_dir, limit)
 
+    def report_sections(self, run: Any) -> list:
+        from tunelab.tasks.classification_report import classification_report_sections
+
+        return classification_report_sections(run)
+
 
 class _TextLogits(torch.nn.Module):
     """Token ids and mask (and token types) -> logits, with named arguments for ONNX."""
