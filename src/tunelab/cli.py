@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tunelab.errors import TunelabError
@@ -154,22 +155,51 @@ def predict(
     input_file: Annotated[
         Path | None,
         typer.Option(
-            "--input", help=".txt (a text per line), CSV or JSONL (text column of the run)"
+            "--input",
+            help=".txt (a text or image path per line; record N is line N), CSV or JSONL "
+            "(the run's text column; records carry their 1-based row)",
         ),
     ] = None,
 ) -> None:
-    """Predict; one JSON line per input: the input and the prediction (label, probabilities)."""
+    """Predict; one JSON line per input, in input order: where it came from ("line" or
+    "row" for --input), the input, and the prediction (label, probabilities).
+
+    An input that cannot be predicted (a blank line, a line that is not UTF-8, a missing
+    or unreadable image) does not stop the others: its record carries "error" instead of
+    a prediction, one line names it on stderr, and the exit code is 2.
+    """
     from tunelab.inference import load
     from tunelab.run_dir import model_dir_of, read_model_card
     from tunelab.tasks import get_task
 
     task = get_task(read_model_card(model_dir_of(run_dir))["task"])
-    inputs = task.read_inputs(run_dir, list(texts or []), input_file)
-    if not inputs:
+    records = task.read_inputs(run_dir, list(texts or []), input_file)
+    if not records:
         raise TunelabError(f"predict: give {task.noun} as arguments or --input FILE")
-    predictor = load(run_dir)
-    for item, pred in zip(inputs, predictor.predict(inputs), strict=True):
-        sys.stdout.write(json.dumps({task.input_key: str(item), **pred.to_dict()}) + "\n")
+    failed = 0
+    for record in _predicted_records(task, load(run_dir), records):
+        sys.stdout.write(json.dumps(record) + "\n")
+        if "error" in record:
+            failed += 1
+            message = escape(_failure(record, input_file))  # a path may hold [brackets]
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _predicted_records(task, predictor, records: list) -> list[dict]:
+    """The predictor's records (each input's own error kept); a task whose inputs are
+    still plain values gets ``{input_key: value, **prediction}`` per input."""
+    if hasattr(predictor, "predict_records"):
+        return predictor.predict_records(records)
+    found = predictor.predict(records)
+    return [{task.input_key: str(x), **p.to_dict()} for x, p in zip(records, found, strict=True)]
+
+
+def _failure(record: dict, input_file: Path | None) -> str:
+    """One line for a failed input: the --input line or row it came from, and why."""
+    place = next((f"{key} {record[key]}" for key in ("line", "row") if key in record), None)
+    return f"--input {input_file} {place}: {record['error']}" if place else record["error"]
 
 
 @app.command()
@@ -243,13 +273,23 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    max_body_mb: Annotated[
+        float, typer.Option(help="largest request body in MB; larger is refused with 413")
+    ] = 16.0,
+    max_items: Annotated[
+        int, typer.Option(help="most texts or images per request; more is 422")
+    ] = 256,
+    max_chars: Annotated[
+        int, typer.Option(help="most characters per text; longer is 422 naming the text")
+    ] = 100_000,
 ) -> None:
     """Serve a run's model over HTTP: POST /predict {"texts": [...]} or {"images": [base64]}."""
     import uvicorn
 
-    from tunelab.serve import create_app
+    from tunelab.serve import ServeLimits, create_app
 
-    uvicorn.run(create_app(run_dir, device), host=host, port=port, log_level="warning")
+    limits = ServeLimits.from_options(max_body_mb, max_items, max_chars)
+    uvicorn.run(create_app(run_dir, device, limits), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -54,6 +54,22 @@ class TrainState:
         return float(sum(self.epoch_seconds))
 
 
+def check_grad_accum(cfg: TrainConfig, num_examples: int) -> None:
+    """ConfigError when one epoch has fewer batches than ``grad_accum_steps``.
+
+    The optimizer steps once per ``grad_accum_steps`` batches; with fewer batches in an
+    epoch a short run takes no step at all and returns the untrained model.
+    """
+    batches = math.ceil(num_examples / cfg.batch_size)
+    if cfg.grad_accum_steps > batches:
+        raise ConfigError(
+            f"train.grad_accum_steps={cfg.grad_accum_steps} but an epoch has only {batches} "
+            f"batches ({num_examples} training examples / train.batch_size "
+            f"{cfg.batch_size}), so no optimizer step would be taken; set "
+            f"train.grad_accum_steps <= {batches} or lower train.batch_size"
+        )
+
+
 class Trainer:
     """Trains a model according to a strategy's plans, scored by a task's objective.
 
@@ -78,6 +94,7 @@ class Trainer:
         from accelerate import Accelerator
 
         check_device(cfg.device)
+        check_grad_accum(cfg, len(train_data))
         self.cfg, self.groups, self.plans, self.objective = cfg, groups, plans, objective
         self.train_data, self.val_data, self.run_dir = train_data, val_data, run_dir
         self.console = console or Console(quiet=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -25,7 +25,9 @@ from tunelab.objective import Batches, EvalResult, MetricSpec, Objective
 class HeadConfig(_Section):
     """The classification head put on top of the pooled backbone output."""
 
-    hidden_sizes: list[int] = Field(default_factory=list)
+    # Widths of the hidden layers between the pooled features and the logits; a width
+    # below 1 makes no usable layer, so it is refused when the config is loaded.
+    hidden_sizes: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     activation: Literal["gelu", "relu", "tanh"] = "gelu"
 

@@ -155,13 +155,13 @@ class ImageTask(Task):
         return load_image_predictor(model_dir, card, device)
 
     def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
-        """Image file paths: the arguments, then a ``.txt`` file of one path per line."""
-        paths = list(arguments)
+        """Input records: ``{"image": path}`` per argument, then ``{"line": N, "image":
+        path}`` per line of a ``.txt`` file of paths (lines end at ``\\n`` only; a blank
+        line is a record with an ``error``, so outputs stay aligned with the lines)."""
+        records = [{"image": path} for path in arguments]
         if input_file is not None:
-            if not Path(input_file).is_file():
-                raise DataError(f"--input {input_file}: file not found; pass a .txt of paths")
-            paths += [line for line in Path(input_file).read_text().splitlines() if line.strip()]
-        return paths
+            records += read_path_lines(Path(input_file))
+        return records
 
     def request_inputs(self, payload: dict[str, Any]) -> list:
         images = payload.get("images")
@@ -204,6 +204,28 @@ class _ImageLogits(torch.nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.model(pixel_values=pixel_values).float()
+
+
+def read_path_lines(path: Path) -> list[dict]:
+    """``{"line": N, "image": path}`` per line of a ``.txt`` file, blank lines included.
+
+    Raises:
+        DataError: the file does not exist.
+    """
+    if not path.is_file():
+        raise DataError(f"--input {path}: file not found; pass a .txt of paths")
+    lines = path.read_text(encoding="utf-8-sig").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last line
+    records = []
+    for n, line in enumerate(lines, start=1):
+        name = line.removesuffix("\r")
+        records.append(
+            {"line": n, "image": name}
+            if name.strip()
+            else {"line": n, "image": name, "error": "empty path"}
+        )
+    return records
 
 
 def decode_base64_image(data: str, index: int):
@@ -253,12 +275,51 @@ class ImagePredictor:
                 open_image(str(x)) if isinstance(x, str | Path) else x
                 for x in items[start : start + batch_size]
             ]
-            pixels = self.preprocessing.normalize(
-                torch.stack([self.preprocessing.to_uint8(x) for x in chunk])
-            )
-            logits = self.model(pixel_values=pixels.to(self.device))
-            out[start : start + len(chunk)] = logits.float().softmax(-1).cpu()
+            uint8 = [self.preprocessing.to_uint8(x) for x in chunk]
+            out[start : start + len(chunk)] = self._probabilities(uint8)
         return out
+
+    def _probabilities(self, uint8: list[torch.Tensor]) -> torch.Tensor:
+        pixels = self.preprocessing.normalize(torch.stack(uint8))
+        logits = self.model(pixel_values=pixels.to(self.device))
+        return logits.float().softmax(-1).cpu()
+
+    @torch.inference_mode()
+    def predict_records(self, records: Sequence[dict], batch_size: int = 64) -> list[dict]:
+        """Each input record (``{"image": path, ...}``) with its prediction, in order.
+
+        A file that is missing or not a readable image (zero bytes, truncated, another
+        format) costs only its own prediction: its record gets an ``error`` naming it,
+        the others are predicted. A record that already holds an ``error`` is kept.
+        """
+        out = [dict(record) for record in records]
+        for start in range(0, len(out), batch_size):
+            chunk = out[start : start + batch_size]
+            ready = {i: x for i, x in enumerate(self._decode_records(chunk)) if x is not None}
+            if ready:
+                probabilities = self._probabilities(list(ready.values()))
+                for i, prediction in zip(
+                    ready, predictions(self.labels, probabilities), strict=True
+                ):
+                    chunk[i].update(prediction.to_dict())
+        return out
+
+    def _decode_records(self, records: list[dict]) -> list[torch.Tensor | None]:
+        """Pixels per record (None where it failed; the record then gets an ``error``)."""
+        from tunelab.tasks.image.decode import _UNREADABLE, open_image
+
+        decoded: list[torch.Tensor | None] = []
+        for record in records:
+            if "error" in record:
+                decoded.append(None)
+                continue
+            try:
+                decoded.append(self.preprocessing.to_uint8(open_image(str(record["image"]))))
+            except _UNREADABLE as err:
+                reason = " ".join(f"{err.__class__.__name__}: {err}".split())
+                record["error"] = f"cannot read image '{record['image']}' ({reason})"
+                decoded.append(None)
+        return decoded
 
     def predict(self, images: Any, batch_size: int = 64) -> list[Prediction]:
         """Predicted label and per-label probabilities for each image."""

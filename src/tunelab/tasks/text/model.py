@@ -231,6 +231,38 @@ def hidden_size(backbone: nn.Module) -> int:
     raise ModelError(f"cannot tell the hidden size of {type(backbone).__name__}")
 
 
+def position_limit(backbone: nn.Module) -> int | None:
+    """How many token positions the backbone's absolute position table can index.
+
+    BERT-like tables index positions ``0 .. n-1``; RoBERTa-like ones (the embeddings
+    have a ``padding_idx``) start counting after the padding id, so ``n - pad - 1`` of
+    them are usable (514 - 2 = 512 for RoBERTa). None: no absolute table (relative or
+    rotary positions), so no limit from here.
+    """
+    embeddings = getattr(backbone, "embeddings", None)
+    table = getattr(embeddings, "position_embeddings", None)
+    if not isinstance(table, nn.Embedding):
+        return None
+    padding_idx = getattr(embeddings, "padding_idx", None)
+    return table.num_embeddings - (padding_idx + 1 if isinstance(padding_idx, int) else 0)
+
+
+def check_max_length(backbone: nn.Module, max_length: int, path: Path) -> None:
+    """ModelError when ``max_length`` tokens would run past the position table.
+
+    Left unchecked, the first batch of long texts fails deep in the forward pass with an
+    index error. Only a ``max_length`` the config sets is checked: the default (128) fits
+    common encoders (512 positions), and a tiny model built from defaults (64
+    positions, short texts, ``tunelab layers``) must keep building.
+    """
+    limit = position_limit(backbone)
+    if limit is not None and max_length > limit:
+        raise ModelError(
+            f"model.max_length={max_length} but {path} has position embeddings for "
+            f"{limit} tokens; set model.max_length <= {limit}"
+        )
+
+
 def build_text_classifier(
     cfg: TextModelConfig, num_classes: int
 ) -> tuple[TextClassifier, object, Path]:
@@ -238,9 +270,14 @@ def build_text_classifier(
 
     Returns:
         The classifier, its tokenizer, and the resolved local model path.
+
+    Raises:
+        ModelError: no such model, or ``cfg.max_length`` past its position table.
     """
     path = resolve_model_path(cfg.name)
     backbone = load_backbone(path, pretrained=cfg.pretrained)
+    if "max_length" in cfg.model_fields_set:  # see check_max_length for the default
+        check_max_length(backbone, cfg.max_length, path)
     drop_top_layers(backbone, cfg.drop_top_layers)
     head = ClassificationHead(
         hidden_size(backbone),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 import torch
 from safetensors.torch import load_file
 
@@ -21,6 +22,19 @@ from tunelab.tasks.text.model import (
     load_backbone,
     load_tokenizer,
 )
+
+# Texts are cut to ``max_length * CHARS_PER_TOKEN`` characters before tokenizing: the
+# tokenizer would truncate to ``max_length`` tokens anyway, but only after splitting the
+# whole string (a 10 MB text took 22 s and 1.4 GB). Real text has far more than one token
+# per 20 characters (WordPiece / BPE: 3-6), so the cut changes no prediction; only a text
+# made of words longer than 20 characters (a URL dump) loses tokens it would have kept.
+CHARS_PER_TOKEN = 20
+
+
+def cut_for_tokenizer(texts: Sequence[str], max_length: int) -> list[str]:
+    """Each text cut to at most ``max_length * CHARS_PER_TOKEN`` characters."""
+    limit = max_length * CHARS_PER_TOKEN
+    return [text[:limit] for text in texts]
 
 
 class Predictor:
@@ -51,8 +65,10 @@ class Predictor:
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Class probabilities, one row per text, in input order.
 
-        Texts are sorted by length into batches so each batch pads little.
+        Texts are sorted by length into batches so each batch pads little; each is cut
+        to ``max_length * CHARS_PER_TOKEN`` characters first (see :data:`CHARS_PER_TOKEN`).
         """
+        texts = cut_for_tokenizer(texts, self.max_length)
         data = TokenBatches.from_texts(self.tokenizer, texts, [0] * len(texts), self.max_length)
         forward = self.fused or self.model
         out = torch.empty(len(texts), len(self.labels))
@@ -70,6 +86,19 @@ class Predictor:
         if not texts:
             return []
         return predictions(self.labels, self.predict_proba(texts, batch_size))
+
+    def predict_records(self, records: Sequence[dict], batch_size: int = 64) -> list[dict]:
+        """Each input record (:func:`read_texts`) with its prediction added, in order.
+
+        A record that already holds an ``error`` (an empty or undecodable line) is
+        returned as it is, so output N is always input N.
+        """
+        usable = [record["text"] for record in records if "error" not in record]
+        found = iter(self.predict(usable, batch_size))
+        return [
+            dict(record) if "error" in record else {**record, **next(found).to_dict()}
+            for record in records
+        ]
 
 
 def load_text_predictor(model_dir: Path, card: dict, device: str = "cpu") -> Predictor:
@@ -98,13 +127,32 @@ def load_text_predictor(model_dir: Path, card: dict, device: str = "cpu") -> Pre
     return Predictor(model, load_tokenizer(model_dir), card["labels"], card["max_length"], device)
 
 
-def read_texts(path: Path, run_dir: str | Path) -> list[str]:
-    """Texts to predict from a ``.txt`` file (a text per line) or a table file."""
+def text_records(texts: Sequence[str]) -> list[dict]:
+    """``{"text": ...}`` per command-line text; a blank one gets an ``error`` naming it."""
+    return [
+        {"text": text, "error": f"argument {n}: empty text"} if not text.strip() else {"text": text}
+        for n, text in enumerate(texts, start=1)
+    ]
+
+
+def read_texts(path: Path, run_dir: str | Path) -> list[dict]:
+    r"""Input records to predict from a ``.txt`` file (a text per line) or a table file.
+
+    ``.txt``: record N is line N (``{"line": N, "text": ...}``). Lines end at ``\n``
+    (or ``\r\n``) only, never at the other characters ``str.splitlines`` breaks on
+    (form feed, U+2028, ...), which stay inside the text; the file's final newline
+    starts no line. A blank line or one that is not UTF-8 is kept as a record with an
+    ``error`` ("empty text", "not UTF-8 ..."), so outputs stay aligned with the lines.
+
+    CSV / JSONL: ``{"row": N, "text": ...}``, N the 1-based data row (the header is not
+    counted), from the run's text column; an empty cell is an ``error`` record.
+
+    Raises:
+        DataError: the file is missing or unreadable, or has no such column.
+    """
     path = Path(path)
     if path.suffix == ".txt":
-        if not path.is_file():
-            raise DataError(f"--input {path}: file not found; pass an existing .txt/.csv/.jsonl")
-        return [line for line in path.read_text().splitlines() if line.strip()]
+        return _read_text_lines(path)
     from tunelab.data import read_table
     from tunelab.tasks.text.evaluate import run_columns
 
@@ -112,4 +160,40 @@ def read_texts(path: Path, run_dir: str | Path) -> list[str]:
     frame = read_table(str(path), where="--input")
     if text_column not in frame.columns:
         raise DataError(f"--input {path}: no column '{text_column}' (the run's text column)")
-    return frame[text_column].astype(str).tolist()
+    return [
+        _text_record("row", n, None if _missing(value) else str(value))
+        for n, value in enumerate(frame[text_column].tolist(), start=1)
+    ]
+
+
+def _read_text_lines(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(f"--input {path}: file not found; pass an existing .txt/.csv/.jsonl")
+    data = path.read_bytes()
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the final newline ends the last line
+    records = []
+    for n, raw in enumerate(lines, start=1):
+        raw = raw.removesuffix(b"\r")
+        try:
+            records.append(_text_record("line", n, raw.decode("utf-8")))
+        except UnicodeDecodeError as err:
+            record = {"line": n, "text": raw.decode("utf-8", errors="replace")}
+            record["error"] = (
+                f"not UTF-8 (byte {raw[err.start]:#04x} at position {err.start + 1} of the "
+                "line); save the file as UTF-8"
+            )
+            records.append(record)
+    return records
+
+
+def _text_record(position: str, n: int, text: str | None) -> dict:
+    if text is None or not text.strip():
+        return {position: n, "text": text or "", "error": "empty text"}
+    return {position: n, "text": text}
+
+
+def _missing(value) -> bool:
+    """An empty table cell (None, NaN, pandas NA), as opposed to a value."""
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))

@@ -116,9 +116,11 @@ class TextTask(Task):
         return load_text_predictor(model_dir, card, device)
 
     def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
-        from tunelab.tasks.text.predictor import read_texts
+        """Input records: ``{"text"}`` per argument, then ``{"line" | "row", "text"}`` per
+        line of a ``.txt`` or row of a table; an unusable one carries an ``error``."""
+        from tunelab.tasks.text.predictor import read_texts, text_records
 
-        return list(arguments) + (read_texts(input_file, run_dir) if input_file else [])
+        return text_records(arguments) + (read_texts(input_file, run_dir) if input_file else [])
 
     def request_inputs(self, payload: dict[str, Any]) -> list:
         texts = payload.get("texts")
