@@ -7,6 +7,7 @@ worst hold wrong numbers, never run code.
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,58 @@ def load_training_state(directory: Path) -> tuple[dict[str, torch.Tensor], dict]
         raise RunDirError(
             f"{directory}: no checkpoint to resume from; run without --resume to start over"
         )
-    return load_file(str(found / WEIGHTS)), torch.load(found / STATE, weights_only=True)
+    return load_file(str(found / WEIGHTS)), _load_plain_state(found / STATE)
+
+
+def _load_plain_state(file: Path) -> dict:
+    """``torch.load`` of tensors and plain values only, failing in one fixable line.
+
+    ``weights_only`` refuses a pickle that would build any other object (and so could run
+    code), but its multi-line message suggests ``weights_only=False``: the one thing not
+    to do with a file that may come from someone else.
+
+    Raises:
+        RunDirError: the file holds other objects, or is truncated or corrupt.
+    """
+    try:
+        return torch.load(file, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise RunDirError(
+            f"{file}: refused to load: it holds objects other than tensors and plain values, "
+            f"which could run code ({unpickling_detail(err)}); delete this checkpoint and "
+            "run without --resume (tunelab writes weights as safetensors and plain state)"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:  # a truncated or overwritten file
+        raise RunDirError(
+            f"{file}: not a readable checkpoint ({err.__class__.__name__}: "
+            f"{first_line(err)}); delete this checkpoint and run without --resume"
+        ) from None
+
+
+def unpickling_detail(err: BaseException) -> str:
+    """What ``weights_only`` loading refused, from the innermost error in the chain.
+
+    torch wraps the useful part ("unsupported GLOBAL posix.system") in a paragraph about
+    its defaults; the innermost error holds just that part.
+    """
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__
+    return first_line(err)
+
+
+def refused_unpickling(err: BaseException) -> bool:
+    """Whether ``err`` or an error it was raised from is a refused (unsafe) pickle."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, pickle.UnpicklingError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-empty line of an error's message: error messages here are one line."""
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), "")
 
 
 def get_rng_state() -> dict[str, Any]:

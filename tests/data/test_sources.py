@@ -197,6 +197,66 @@ def test_csv_unclosed_quote_names_the_line(write_file):
         read_table(path)
 
 
+def _tsv(rows: list[tuple[str, str]]) -> str:
+    return "text\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in rows)
+
+
+def _ninety_rows_one_stray_quote() -> list[tuple[str, str]]:
+    rows = [(f"review number {i} was fine", ("pos", "neg")[i % 2]) for i in range(90)]
+    rows[4] = ('"Great product, would buy again', "pos")  # opens a quote, never closes it
+    rows[34] = ('he said "meh" and left', "neg")  # the next quote in the file
+    return rows
+
+
+def test_tsv_with_a_stray_quote_loses_no_row(write_file):
+    rows = _ninety_rows_one_stray_quote()
+    frame = read_table(write_file("train.tsv", _tsv(rows)))
+    assert len(frame) == 90  # was 60: lines 6-36 became one 1,600-character text
+    assert _as_pairs(frame) == rows
+
+
+def test_tsv_with_a_stray_quote_and_no_later_quote_reads_every_row(write_file):
+    rows = [("fine", "pos"), ('"unclosed', "neg"), ("also fine", "pos")]
+    assert _as_pairs(read_table(write_file("train.tsv", _tsv(rows)))) == rows
+
+
+def test_tsv_quoted_by_pandas_reads_unquoted(write_file, tmp_path):
+    rows = [('say "hi"', "a"), ("two\nlines", "b"), ("tab\tinside", "c"), ("plain", "d")]
+    path = tmp_path / "train.tsv"
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, sep="\t", index=False)
+    assert _as_pairs(read_table(str(path))) == rows
+
+
+def test_tsv_one_row_per_line_keeps_proper_quoting(write_file):
+    path = write_file("train.tsv", 'text\tlabel\n"say ""hi"""\ta\nplain\tb\n')
+    assert _as_pairs(read_table(path)) == [('say "hi"', "a"), ("plain", "b")]
+
+
+def test_csv_quoted_multiline_text_still_reads(write_file):
+    content = 'text,label\nfirst,a\n"two lines,\nwith a comma",b\n"say ""hi""",c\nlast,d\n'
+    frame = read_table(write_file("train.csv", content))
+    expected = [("first", "a"), ("two lines,\nwith a comma", "b"), ('say "hi"', "c"), ("last", "d")]
+    assert _as_pairs(frame) == expected
+
+
+def test_csv_stray_quote_joining_lines_names_both_lines(write_file):
+    rows = [(text.replace(",", ""), label) for text, label in _ninety_rows_one_stray_quote()]
+    content = "text,label\n" + "".join(f"{text},{label}\n" for text, label in rows)
+    with pytest.raises(DataError) as caught:
+        read_table(write_file("train.csv", content))
+    assert str(caught.value).endswith(
+        "train.csv): line 6 opens a quote that runs to line 36 and ends inside a text, "
+        "joining 31 lines into one row; close the quote on line 6 (doubling any quote "
+        "inside it) or remove it"
+    )
+
+
+def test_row_error_after_a_multiline_text_names_the_line_an_editor_shows(write_file):
+    path = write_file("train.csv", 'text,label\n"one\ntwo\nthree",a\nok,b\nbad,c,extra\n')
+    with pytest.raises(DataError, match=r"\): line 6 has 3 fields but the header has 2;"):
+        read_table(path)
+
+
 def test_jsonl_bad_line_is_named(write_file):
     path = write_file("train.jsonl", '{"text": "a", "label": 1}\n{"text": "b" "label": 2}\n')
     with pytest.raises(DataError, match=r"train\.jsonl\): line 2 column 14: not valid JSON"):

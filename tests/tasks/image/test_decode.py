@@ -47,3 +47,75 @@ def test_image_sets_concat_and_take_keep_images_and_metadata_aligned():
     assert len(both) == 5 and both.names == ["img0", "img1", "img10", "img11", "img12"]
     picked = both.take([4, 0])
     assert picked.names == ["img12", "img0"] and picked.images[:, 0, 0, 0].tolist() == [12, 0]
+
+
+# --- EXIF orientation ---------------------------------------------------------------------
+
+ORIENTATION = 0x0112
+
+
+def _upright():
+    """A 30 x 20 image no rotation or flip maps onto itself: a red block top-left."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.zeros((20, 30, 3), dtype=np.uint8)
+    pixels[..., 2] = np.linspace(0, 250, 30, dtype=np.uint8)  # blue ramp left to right
+    pixels[:8, :12] = (255, 0, 0)
+    return Image.fromarray(pixels)
+
+
+def _save_as_camera_does(upright, path, fmt: str) -> None:
+    """Store the pixels turned 90 degrees counter-clockwise, tagged Orientation=6.
+
+    Orientation 6 tells a viewer "rotate 90 degrees clockwise to display", which is what
+    a phone held upright writes.
+    """
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, format=fmt, exif=exif, quality=95)
+
+
+def test_exif_orientation_is_applied_when_opening(tmp_path):
+    import numpy as np
+
+    from tunelab.tasks.image.decode import open_image
+
+    upright = _upright()
+    path = tmp_path / "photo.png"
+    _save_as_camera_does(upright, path, "PNG")
+    opened = open_image(str(path))
+    assert opened.size == (30, 20)
+    np.testing.assert_array_equal(np.asarray(opened), np.asarray(upright))
+
+
+def test_exif_orientation_is_applied_to_jpeg_photos(tmp_path):
+    import numpy as np
+
+    from tunelab.tasks.image.decode import open_image
+
+    upright = _upright()
+    path = tmp_path / "photo.jpg"
+    _save_as_camera_does(upright, path, "JPEG")
+    opened = np.asarray(open_image(str(path)), dtype=np.int16)
+    assert opened.shape == (20, 30, 3)
+    assert np.abs(opened - np.asarray(upright, dtype=np.int16)).mean() < 3  # JPEG loss only
+
+
+def test_training_decodes_exif_rotated_photos_upright(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from tunelab.tasks.image.decode import DecodeReport, decode_entries
+    from tunelab.tasks.image.sources import ImageEntries
+
+    upright = _upright()
+    upright.save(tmp_path / "upright.png")
+    _save_as_camera_does(upright, tmp_path / "rotated.png", "PNG")
+    paths = [str(tmp_path / "upright.png"), str(tmp_path / "rotated.png")]
+    entries = ImageEntries(pd.DataFrame({"image": paths, "label": ["a", "a"]}), "test")
+    decoded = decode_entries(entries, IMAGE_PRE, "error", "data.train", DecodeReport())
+    assert (decoded.widths, decoded.heights) == ([30, 30], [20, 20])
+    np.testing.assert_array_equal(decoded.images[1].numpy(), decoded.images[0].numpy())

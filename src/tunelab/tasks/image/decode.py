@@ -113,13 +113,19 @@ _UNREADABLE = (OSError, ValueError, SyntaxError, TypeError, EOFError)
 
 
 def open_image(path: str):
-    """A fully loaded PIL image (``load`` forces decoding, so truncation fails here)."""
-    from PIL import Image
+    """A fully loaded, upright PIL image (``load`` forces decoding, so truncation fails here).
+
+    Cameras and phones store pixels as the sensor saw them and an EXIF Orientation tag
+    saying how to turn them; every viewer applies it, so the upright image is what the
+    user labelled and what a prediction must see. Training, evaluation and prediction
+    all open files here.
+    """
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as image:
             image.load()
-            return image.copy()
+            return ImageOps.exif_transpose(image)  # a rotated copy, or a plain copy
     except Image.DecompressionBombError as err:
         raise ValueError(str(err)) from None
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from tunelab.checkpoint import first_line, refused_unpickling, unpickling_detail
 from tunelab.errors import ModelError
 from tunelab.layers import find_block_list
 from tunelab.models.head import ClassificationHead
@@ -159,21 +162,39 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
-def load_tokenizer(path: Path):
-    """The tokenizer saved beside the model weights."""
+def load_tokenizer(path: Path, trust_remote_code: bool = False):
+    """The tokenizer saved beside the model weights.
+
+    Args:
+        path: the local model directory.
+        trust_remote_code: run Python files the folder names in ``auto_map``. Off unless
+            the user opts in: a folder's code is code from whoever made the folder, and
+            left unset transformers asks on stdin, which a batch job cannot answer.
+
+    Raises:
+        ModelError: no tokenizer, custom code not trusted, or an unreadable file.
+    """
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(str(path))
+        return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
-        raise ModelError(f"{path}: no usable tokenizer ({err.__class__.__name__}: {err})") from None
+        raise _load_error(path, "no usable tokenizer", err) from None
 
 
-def load_backbone(path: Path, pretrained: bool = True) -> nn.Module:
+def load_backbone(
+    path: Path, pretrained: bool = True, trust_remote_code: bool = False
+) -> nn.Module:
     """An HF ``AutoModel`` from a local directory, with pretrained or random weights.
 
     ``pretrained=False`` keeps the architecture and tokenizer but draws fresh weights:
-    the "train from scratch" baseline that fine-tuning must beat.
+    the "train from scratch" baseline that fine-tuning must beat. ``trust_remote_code``
+    is as in :func:`load_tokenizer`. Pickled weights (``pytorch_model.bin``) load with
+    ``weights_only`` only; a file that needs more is refused, naming it.
+
+    Raises:
+        ModelError: not a model directory, custom code not trusted, unsafe or unreadable
+            weights.
     """
     from transformers import AutoConfig, AutoModel
 
@@ -182,17 +203,56 @@ def load_backbone(path: Path, pretrained: bool = True) -> nn.Module:
             f"{path}: not an HF model directory (no config.json); pass a directory saved "
             "with save_pretrained() or a known name from `tunelab models`"
         )
+    trust = {"trust_remote_code": trust_remote_code}
     try:
         if pretrained:
-            backbone = AutoModel.from_pretrained(str(path))
+            backbone = AutoModel.from_pretrained(str(path), **trust)
         else:
-            backbone = AutoModel.from_config(AutoConfig.from_pretrained(str(path)))
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelError(
-            f"{path}: cannot load the model ({err.__class__.__name__}: {err})"
-        ) from None
+            backbone = AutoModel.from_config(
+                AutoConfig.from_pretrained(str(path), **trust), **trust
+            )
+    except (OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
+        raise _load_error(path, "cannot load the model", err) from None
     _drop_unused_pooler(backbone)
     return backbone
+
+
+def _load_error(path: Path, what: str, err: Exception) -> ModelError:
+    """One line for a failed ``from_pretrained``: the two refusals get their own fix.
+
+    transformers' messages for both span several lines, and the pickle one suggests
+    ``weights_only=False``, which is exactly what must not be done with a stranger's file.
+    """
+    if refused_unpickling(err):
+        files = ", ".join(sorted(p.name for p in path.glob("*") if p.suffix in _PICKLE_SUFFIXES))
+        return ModelError(
+            f"{path}: refused to unpickle {files or 'the weights'}: it holds objects other "
+            f"than tensors, which could run code ({unpickling_detail(err)}); use a model "
+            "saved as safetensors (save_pretrained(..., safe_serialization=True))"
+        )
+    custom = _custom_code_classes(path)
+    if custom and "trust_remote_code" in str(err):
+        return ModelError(
+            f"{path}: its auto_map ({', '.join(custom)}) needs Python code from the folder, "
+            "which tunelab does not run; use a model of a type transformers ships, or opt "
+            "in to trust_remote_code only for a folder you trust"
+        )
+    return ModelError(f"{path}: {what} ({err.__class__.__name__}: {first_line(err)})")
+
+
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl")
+
+
+def _custom_code_classes(path: Path) -> list[str]:
+    """The classes ``auto_map`` in config.json / tokenizer_config.json asks to import."""
+    names: list[str] = []
+    for card in ("config.json", "tokenizer_config.json"):
+        try:
+            auto_map = json.loads((path / card).read_text()).get("auto_map") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        names += [name for name in auto_map if name not in names]
+    return names
 
 
 def _drop_unused_pooler(backbone: nn.Module) -> None:
