@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from tunelab.config import Config, load_config
+from tunelab.config import Config, TrainConfig, load_config
 from tunelab.continual import (
     add_replay,
     check_continual,
@@ -31,7 +31,7 @@ from tunelab.io import write_json
 from tunelab.layers import count_params
 from tunelab.metrics import measure_latency
 from tunelab.prefix_cache import prefix_cache_callbacks
-from tunelab.strategies import apply_strategy
+from tunelab.strategies import Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups
 from tunelab.tasks import BuiltModel, Task, get_task
 from tunelab.trainer import Trainer
@@ -132,14 +132,16 @@ def _train_and_save(
     if strategy.uses_feature_cache:
         data = _cached(cfg, task, built, splits, data, feature_memory, console)
     prefix_cache = prefix_cache_callbacks(cfg, built.model, plans, groups, data, console)
+    objective = task.objective(cfg, splits)
+    train_cfg, decisions = _decide(cfg, strategy, objective, console)
     trainer = Trainer(
         built.model,
         groups,
         plans,
-        cfg.train,
+        train_cfg,
         data["train"],
         data["validation"],
-        task.objective(cfg, splits),
+        objective,
         run_dir,
         [*strategy.callbacks(groups, plans), *prefix_cache, *(callbacks or [])],
         console,
@@ -154,8 +156,39 @@ def _train_and_save(
         predictor = task.predictor(model, built, splits, cfg, trainer.device)
         metrics["continual"] = old_test_report(predictor, init_from, cfg.strategy.name, earlier)
     task.save_model(run_dir / "model", model, built, splits, cfg)
+    metrics["decisions"] = decisions
     write_json(run_dir / "metrics.json", metrics)
     return metrics, state.history
+
+
+def _decide(
+    cfg: Config, strategy: Strategy, objective, console: Console
+) -> tuple[TrainConfig, dict[str, dict]]:
+    """Settings resolved at run time, by config key: what the objective decided (its
+    ``decisions``, e.g. ``auto`` class weights) and the ``train`` keys the strategy
+    changed (:meth:`Strategy.adjust_train`). Each is printed as one line; the run
+    records them in ``metrics.json`` ("decisions")."""
+    decisions = dict(getattr(objective, "decisions", {}))
+    train_cfg = strategy.adjust_train(cfg.train)
+    before, after = _flat(cfg.train.model_dump()), _flat(train_cfg.model_dump())
+    for key, value in after.items():
+        if value != before.get(key):
+            reason = f"strategy {strategy.name}; config says {before.get(key)}"
+            decisions[f"train.{key}"] = {"value": value, "reason": reason}
+    for key, decision in decisions.items():
+        console.print(f"{key}: {decision['value']} ({decision['reason']})")
+    return train_cfg, decisions
+
+
+def _flat(section: dict, prefix: str = "") -> dict:
+    """``{"early_stopping": {"patience": 3}}`` as ``{"early_stopping.patience": 3}``."""
+    flat = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _mark_failed(run_dir: Path, err: BaseException) -> None:

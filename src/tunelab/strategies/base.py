@@ -8,6 +8,8 @@ shared, so a strategy is one small class in one file:
 * ``prepare(model)``: change the model before groups are built (default: nothing).
 * ``plan(groups)``: one :class:`GroupPlan` per group, in order.
 * ``callbacks(groups)``: stateful callbacks that change the plan during training.
+* ``adjust_train(train_cfg)``: the training settings this strategy needs instead of the
+  config's (default: unchanged); the run prints and records every key it changes.
 * ``config_class``: its ``strategy`` config section (a key it does not read is an
   error), and ``search_space()``: the keys of that section a search varies by default.
 
@@ -22,7 +24,7 @@ from typing import Any, ClassVar, Literal
 
 from torch import nn
 
-from tunelab.config import StrategyConfig
+from tunelab.config import StrategyConfig, TrainConfig
 from tunelab.errors import ConfigError
 from tunelab.layers import LayerGroup
 
@@ -63,6 +65,14 @@ class Strategy:
     def callbacks(self, groups: list[LayerGroup], plans: list[GroupPlan]) -> list:
         """Callbacks that change trainability during training (default: none)."""
         return []
+
+    def adjust_train(self, train_cfg: TrainConfig) -> TrainConfig:
+        """The training settings to run with (default: ``train_cfg`` unchanged).
+
+        Return a copy, never modify ``train_cfg``: the run directory's ``config.yaml``
+        keeps what the user asked for, and the run records each changed key.
+        """
+        return train_cfg
 
     @classmethod
     def search_space(cls) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tunelab.config import StrategyConfig
+from tunelab.config import StrategyConfig, TrainConfig
 from tunelab.errors import ConfigError
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
@@ -30,10 +30,22 @@ class TopKConfig(FrozenPrefixConfig):
     k: int = Field(2, ge=1)
 
 
+# An epoch of a head on cached features is a pass over a small tensor, so the head
+# trains until validation stops improving, not for the few epochs a full fine-tune
+# affords; the patience outlasts the noise of a small validation split.
+HEAD_EPOCHS = 100
+HEAD_PATIENCE = 10
+
+
 class FeatureExtractionConfig(StrategyConfig):
-    """No settings of its own: the head trains on cached features."""
+    """The head trains on cached features, to convergence.
+
+    ``head_epochs``: the epochs the head trains for, replacing ``train.epochs`` (early
+    stopping, with a patience of at least 10 evaluations, usually ends it sooner).
+    """
 
     name: Literal["feature_extraction"] = "feature_extraction"
+    head_epochs: int = Field(HEAD_EPOCHS, ge=1)
 
 
 class FullConfig(StrategyConfig):
@@ -60,6 +72,17 @@ class FeatureExtraction(Strategy):
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         return _head_only(groups)
+
+    def adjust_train(self, train_cfg: TrainConfig) -> TrainConfig:
+        """``strategy.head_epochs`` epochs, early-stopping patience at least 10."""
+        stopping = train_cfg.early_stopping
+        patience = max(stopping.patience, HEAD_PATIENCE)
+        return train_cfg.model_copy(
+            update={
+                "epochs": self.cfg.head_epochs,
+                "early_stopping": stopping.model_copy(update={"patience": patience}),
+            }
+        )
 
 
 @register_strategy

@@ -15,11 +15,17 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tunelab.config import DataConfig, ModelConfig, TrainConfig, _Section
 from tunelab.metrics import classification_metrics
 from tunelab.objective import Batches, EvalResult, MetricSpec, Objective
+
+# ``class_weights: auto`` weights the loss when the training split's largest class is
+# more than this many times its smallest. Below 2x the balanced weights differ by less
+# than 2x and move the decision boundary little; on balanced data auto leaves the loss
+# (and so every earlier result) exactly as it was.
+AUTO_IMBALANCE_THRESHOLD = 2.0
 
 
 class HeadConfig(_Section):
@@ -54,7 +60,14 @@ class ClassificationTrainConfig(TrainConfig):
     """Training settings, plus what the cross-entropy objective reads."""
 
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
-    class_weights: Literal["balanced"] | None = None
+    # auto: balanced when the train split's imbalance exceeds AUTO_IMBALANCE_THRESHOLD
+    class_weights: Literal["auto", "balanced", "none"] = "auto"
+
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _null_means_none(cls, value: Any) -> Any:
+        """``class_weights: null`` (the old default) keeps meaning no weights."""
+        return "none" if value is None else value
 
 
 @dataclass
@@ -100,9 +113,13 @@ class ClassificationObjective(Objective):
         labels: list[str],
         class_weights: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
+        decisions: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.labels, self.class_weights = labels, class_weights
         self.label_smoothing = label_smoothing
+        # What an ``auto`` setting resolved to and why, by config key: the run prints
+        # and records these (metrics.json "decisions").
+        self.decisions = decisions or {}
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy; ``targets`` are class ids, or soft labels (MixUp / CutMix)."""
@@ -135,11 +152,52 @@ class ClassificationObjective(Objective):
 def classification_objective(
     labels: list[str], train_targets: Sequence[int], cfg: ClassificationTrainConfig
 ) -> ClassificationObjective:
-    """The objective of a run: class weights from the training split when asked."""
+    """The objective of a run: class weights from the training split when asked or
+    (``auto``) when the split is imbalanced; the decision is kept in ``decisions``."""
+    targets = torch.as_tensor(list(train_targets), dtype=torch.long)
+    counts = torch.bincount(targets, minlength=len(labels))
+    decision = class_weights_decision(cfg.class_weights, counts.tolist(), labels)
     weights = None
-    if cfg.class_weights == "balanced":
-        weights = balanced_class_weights(torch.as_tensor(list(train_targets)), len(labels))
-    return ClassificationObjective(labels, weights, cfg.label_smoothing)
+    if decision["value"] == "balanced":
+        weights = balanced_class_weights(targets, len(labels))
+        decision["weights"] = {
+            label: round(float(w), 4) for label, w in zip(labels, weights, strict=True)
+        }
+    return ClassificationObjective(
+        labels, weights, cfg.label_smoothing, {"train.class_weights": decision}
+    )
+
+
+def class_weights_decision(
+    setting: str, counts: Sequence[int], labels: Sequence[str]
+) -> dict[str, Any]:
+    """Resolve ``train.class_weights`` against the training split's class counts.
+
+    ``auto`` is ``balanced`` when the largest class has more than
+    :data:`AUTO_IMBALANCE_THRESHOLD` times the examples of the smallest, else ``none``.
+
+    Returns:
+        ``{"setting", "value", "reason", "imbalance", "threshold"}``; ``value`` is
+        ``balanced`` or ``none``, ``reason`` the words the run prints after it.
+    """
+    present = [n for n in counts if n > 0] or [1]
+    ratio = max(present) / min(present)
+    if setting == "auto":
+        value = "balanced" if ratio > AUTO_IMBALANCE_THRESHOLD else "none"
+        sign = ">" if value == "balanced" else "<="
+        reason = f"auto: imbalance {ratio:.1f}x {sign} {AUTO_IMBALANCE_THRESHOLD:g}"
+    else:
+        value, reason = setting, f"set in config; imbalance {ratio:.1f}x"
+    largest, smallest = (labels[counts.index(n)] for n in (max(present), min(present)))
+    return {
+        "setting": setting,
+        "value": value,
+        "reason": reason,
+        "imbalance": round(ratio, 4),
+        "threshold": AUTO_IMBALANCE_THRESHOLD,
+        "largest_class": largest,
+        "smallest_class": smallest,
+    }
 
 
 def balanced_class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
