@@ -167,6 +167,16 @@ def tiny_setup(model_dir: Path, strategy_cfg, n_per_class: int = 8) -> TinySetup
     return TinySetup(model, strategy, groups, plans, data, labels)
 
 
+def classification_trainer(model, groups, plans, cfg, data, labels, callbacks=()):
+    """The trainer on ``data`` (training and validation alike) with the classification
+    objective over ``labels``: what tests that drive steps by hand need."""
+    from tunelab.tasks.classification import ClassificationObjective
+    from tunelab.trainer import Trainer
+
+    objective = ClassificationObjective(list(labels))
+    return Trainer(model, groups, plans, cfg, data, data, objective, callbacks=list(callbacks))
+
+
 def step_config(**overrides):
     """A ``TrainConfig`` for tests that count or compare optimizer steps.
 
@@ -256,3 +266,45 @@ def write_rows(tmp_path: Path) -> Callable[..., str]:
 def image_cfg(train: str, **kw) -> ImageDataConfig:
     """An image ``data`` section on ``train`` with 20% validation and 20% test."""
     return ImageDataConfig(train=train, val_fraction=0.2, test_fraction=0.2, **kw)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory) -> Path:
+    """A 2-block Llama (random init) with a word-level ChatML tokenizer, saved as an HF
+    directory, as a user's own causal-LM checkpoint would be."""
+    from tests.tasks.causal_lm.conftest import WORDS, make_tiny_tokenizer, tiny_decoder
+
+    path = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = make_tiny_tokenizer()
+    model = tiny_decoder("llama", vocab_size=len(tokenizer))
+    model.config.architectures = ["LlamaForCausalLM"]
+    model.save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    assert len(WORDS) > 10
+    return path
+
+
+def make_chats(n: int, seed: int = 0) -> list[dict]:
+    """Chat rows in the tiny tokenizer's vocabulary: a question and a fixed answer."""
+    rng = random.Random(seed)
+    pairs = [("what is the capital of france ?", "paris ."), ("how are you ?", "fine thanks .")]
+    rows = []
+    for _ in range(n):
+        question, answer = rng.choice(pairs)
+        rows.append(
+            {
+                "messages": [
+                    {"role": "user", "content": question},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+        )
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """Rows as JSON Lines."""
+    import json
+
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path

@@ -55,5 +55,5 @@ def test_compare_writes_summary_and_skips_finished_runs(tiny_config, tmp_path):
 
 
 def test_compare_rejects_unknown_strategy(tiny_config, tmp_path):
-    with pytest.raises(ConfigError, match="'magic' is unknown"):
+    with pytest.raises(ConfigError, match="'magic' is not available for task"):
         compare(tiny_config, ["top_k", "magic"], output_dir=tmp_path / "c")

@@ -129,7 +129,7 @@ def test_early_stopping_metric_is_checked_at_load_and_defaults_to_the_tasks():
 
 def test_task_names_come_from_the_registry():
     with pytest.raises(
-        ConfigError, match="choose one of image_classification, text_classification"
+        ConfigError, match="one of causal_lm, image_classification, text_classification"
     ):
         load_config(None, ["task=speech"])
 

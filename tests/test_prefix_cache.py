@@ -10,7 +10,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from tests.conftest import step_config, tiny_setup
+from tests.conftest import classification_trainer, step_config, tiny_setup
 from tunelab import prefix_cache
 from tunelab.batching import TokenBatches
 from tunelab.config import TrainConfig, load_config
@@ -23,7 +23,6 @@ from tunelab.prefix_cache import (
     prefix_cache_callbacks,
 )
 from tunelab.strategies import create_strategy, strategy_config
-from tunelab.tasks.classification import ClassificationObjective
 from tunelab.trainer import Trainer
 
 LOSS_TOL = 1e-5
@@ -37,9 +36,7 @@ def _model(tiny_model_dir, strategy_cfg):
 def _one_step_trainer(model, groups, plans, data, labels, cache) -> Trainer:
     """A trainer driven by hand (``cache.sync``), with the cache as its only callback."""
     cfg = TrainConfig(max_steps=1, device="cpu")
-    return Trainer(
-        model, groups, plans, cfg, data, data, ClassificationObjective(labels), callbacks=[cache]
-    )
+    return classification_trainer(model, groups, plans, cfg, data, labels, [cache])
 
 
 def _train(tiny_model_dir, strategy_cfg, cached: bool, epochs: int = 2, **train):
@@ -47,15 +44,8 @@ def _train(tiny_model_dir, strategy_cfg, cached: bool, epochs: int = 2, **train)
     callbacks = strategy.callbacks(groups, plans)
     cache = FrozenPrefixCache(model, groups, data, data, batch_size=16) if cached else None
     cfg = step_config(epochs=epochs, **train)
-    trainer = Trainer(
-        model,
-        groups,
-        plans,
-        cfg,
-        data,
-        data,
-        ClassificationObjective(labels),
-        callbacks=[*callbacks, *([cache] if cache else [])],
+    trainer = classification_trainer(
+        model, groups, plans, cfg, data, labels, [*callbacks, *([cache] if cache else [])]
     )
     trainer.fit()
     return trainer, model, groups, cache
@@ -150,15 +140,8 @@ def test_only_planned_params_change_with_the_cache(tiny_model_dir, cfg, trained)
     model, groups, plans, strategy, data, labels = _model(tiny_model_dir, cfg)
     cache = FrozenPrefixCache(model, groups, data, data, batch_size=16)
     train = step_config(max_steps=2)
-    trainer = Trainer(
-        model,
-        groups,
-        plans,
-        train,
-        data,
-        data,
-        ClassificationObjective(labels),
-        callbacks=[*strategy.callbacks(groups, plans), cache],
+    trainer = classification_trainer(
+        model, groups, plans, train, data, labels, [*strategy.callbacks(groups, plans), cache]
     )
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     trainer.fit()

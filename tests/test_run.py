@@ -171,3 +171,59 @@ def test_continual_update_must_keep_old_labels(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match="label 'tech'"):
         tunelab.fine_tune(tiny_config, tmp_path / "second")
     assert not (tmp_path / "second").exists()
+
+
+def test_a_run_that_fails_is_marked_failed_with_its_reason(tiny_config, tmp_path, monkeypatch):
+    import json
+
+    import tunelab
+    from tunelab.trainer import Trainer
+
+    def broken(self, resume=False):
+        raise RuntimeError("boom in the first step")
+
+    monkeypatch.setattr(Trainer, "fit", broken)
+    with pytest.raises(RuntimeError):
+        tunelab.fine_tune(tiny_config, tmp_path / "run")
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert (
+        status["state"] == "failed" and status["reason"] == "RuntimeError: boom in the first step"
+    )
+
+
+def test_sigterm_marks_a_cli_run_failed(tiny_config, tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    tiny_config["train"]["epochs"] = 200
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config))
+    command = [sys.executable, "-m", "tunelab.cli", "run", str(tmp_path / "c.yaml"), "-o"]
+    proc = subprocess.Popen([*command, str(tmp_path / "run")], stderr=subprocess.PIPE)
+    history = tmp_path / "run" / "history.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (history.is_file() and history.read_text()):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status == {**status, "state": "failed", "reason": "interrupted"}
+
+
+def test_trust_remote_code_opt_in_is_printed_and_recorded(tiny_config, tmp_path):
+    import yaml
+    from rich.console import Console
+
+    import tunelab
+
+    tiny_config["model"]["trust_remote_code"] = True
+    tiny_config["train"]["max_steps"] = 1
+    console = Console(record=True, width=300)
+    result = tunelab.fine_tune(tiny_config, tmp_path / "run", console=console)
+    assert "model.trust_remote_code is on" in console.export_text()
+    saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+    assert saved["model"]["trust_remote_code"] is True

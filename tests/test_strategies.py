@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import step_config, tiny_setup
+from tests.conftest import classification_trainer, step_config, tiny_setup
 from tunelab.strategies import strategy_config, strategy_names
-from tunelab.tasks.classification import ClassificationObjective
-from tunelab.trainer import Trainer
 
 
 def _setup(tiny_model_dir, strategy_cfg, steps: int = 1):
@@ -17,15 +15,8 @@ def _setup(tiny_model_dir, strategy_cfg, steps: int = 1):
     model, strategy, groups, plans = setup.model, setup.strategy, setup.groups, setup.plans
     data, labels = setup.data, setup.labels
     cfg = step_config(max_steps=steps)
-    trainer = Trainer(
-        model,
-        groups,
-        plans,
-        cfg,
-        data,
-        data,
-        ClassificationObjective(labels),
-        callbacks=strategy.callbacks(groups, plans),
+    trainer = classification_trainer(
+        model, groups, plans, cfg, data, labels, strategy.callbacks(groups, plans)
     )
     return model, groups, trainer
 

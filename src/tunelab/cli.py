@@ -46,6 +46,7 @@ def user_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        _terminate_as_interrupt()
         try:
             return command(*args, **kwargs)
         except TunelabError as err:
@@ -60,6 +61,19 @@ def user_errors(command):
 
 ConfigArg = Annotated[Path | None, typer.Argument(help="YAML config (defaults if omitted)")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override, repeatable")]
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (``kill``, a scheduler's time limit) unwinds like Ctrl-C, so a run
+    directory is marked failed with its reason instead of staying "running"."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 @app.command()
@@ -177,7 +191,7 @@ def predict(
     if not records:
         raise TunelabError(f"predict: give {task.noun} as arguments or --input FILE")
     failed = 0
-    for record in _predicted_records(task, load(run_dir), records):
+    for record in load(run_dir).predict_records(records):
         sys.stdout.write(json.dumps(record) + "\n")
         if "error" in record:
             failed += 1
@@ -185,15 +199,6 @@ def predict(
             err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     if failed:
         raise typer.Exit(2)
-
-
-def _predicted_records(task, predictor, records: list) -> list[dict]:
-    """The predictor's records (each input's own error kept); a task whose inputs are
-    still plain values gets ``{input_key: value, **prediction}`` per input."""
-    if hasattr(predictor, "predict_records"):
-        return predictor.predict_records(records)
-    found = predictor.predict(records)
-    return [{task.input_key: str(x), **p.to_dict()} for x, p in zip(records, found, strict=True)]
 
 
 def _failure(record: dict, input_file: Path | None) -> str:

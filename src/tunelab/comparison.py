@@ -26,6 +26,7 @@ from tunelab.run import fine_tune
 from tunelab.strategies import strategy_names
 
 SCRATCH = "scratch"
+BASE = "base"  # the untouched pretrained model, for tasks that can score it (a causal LM)
 REFERENCE_INPUTS = 256
 
 
@@ -39,10 +40,15 @@ class CompareResult:
     run_dirs: dict[str, list[Path]] = field(default_factory=dict)
 
 
-def all_strategies() -> list[str]:
-    """Every registered strategy, then ``scratch``."""
+def all_strategies(task: str | None = None) -> list[str]:
+    """Every registered strategy ``task`` supports, then ``scratch`` (and ``base`` first
+    where the task scores the untouched model)."""
+    from tunelab.tasks import get_task
+
     order = ["feature_extraction", "top_k", "gradual_unfreeze", "discriminative_lr", "lora", "full"]
-    return [s for s in order if s in strategy_names()] + [SCRATCH]
+    chosen = get_task(task) if task else None
+    names = [s for s in order if s in strategy_names() and (not chosen or chosen.supports(s))]
+    return ([BASE] if chosen and chosen.has_baseline else []) + names + [SCRATCH]
 
 
 def run_config(base: Config, strategy: str, seed_index: int) -> Config:
@@ -74,17 +80,17 @@ def compare(
         if isinstance(config, Config)
         else (load_config(base=config) if isinstance(config, dict) else load_config(config))
     )
-    strategies = _check_strategies(strategies or all_strategies(), seeds)
+    strategies = _check_strategies(strategies or all_strategies(base.task), seeds, base.task)
     console = console or Console(quiet=True)
     out = Path(output_dir)
     memory: dict = {}
     run_dirs: dict[str, list[Path]] = {}
-    for strategy in strategies:
+    for strategy in (s for s in strategies if s != BASE):
         for k in range(seeds):
             run_dirs.setdefault(strategy, []).append(
                 _run_one(base, strategy, k, out / "runs" / f"{strategy}-seed{k}", memory, console)
             )
-    summary = summarise(base, run_dirs, out)
+    summary = summarise(base, run_dirs, out, with_base=BASE in strategies)
     write_json(out / "summary.json", summary)
     write_text(out / "summary.csv", summary_csv(summary["strategies"]))
     print_summary(console, summary)
@@ -92,15 +98,18 @@ def compare(
     return CompareResult(out, summary, report_path, run_dirs)
 
 
-def _check_strategies(strategies: list[str], seeds: int) -> list[str]:
-    known = set(strategy_names()) | {SCRATCH}
+def _check_strategies(strategies: list[str], seeds: int, task: str) -> list[str]:
+    known = set(all_strategies(task))
     unknown = [s for s in strategies if s not in known]
     if unknown:
         raise ConfigError(
-            f"--strategies: '{unknown[0]}' is unknown; choose from {', '.join(all_strategies())}"
+            f"--strategies: '{unknown[0]}' is not available for task '{task}'; choose from "
+            f"{', '.join(all_strategies(task))}"
         )
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")
+    if not set(strategies) - {BASE}:
+        raise ConfigError("--strategies: base is measured inside the runs; add a strategy")
     return list(dict.fromkeys(strategies))
 
 
@@ -125,11 +134,17 @@ def _run_one(
     return run_dir
 
 
-def summarise(base: Config, run_dirs: dict[str, list[Path]], out: Path) -> dict:
-    """Mean ± std per strategy, transfer gain, diagnostic flags and a recommendation."""
+def summarise(
+    base: Config, run_dirs: dict[str, list[Path]], out: Path, with_base: bool = False
+) -> dict:
+    """Mean ± std per strategy, transfer gain, diagnostic flags and a recommendation.
+
+    ``with_base``: a ``base`` row from the untouched model's scores the runs recorded.
+    """
     objective = _objective(run_dirs)
     target = diagnostics.Target(objective["monitor"], _mode(objective, objective["monitor"]))
     rows = [_strategy_row(name, dirs, out, objective) for name, dirs in run_dirs.items()]
+    baseline = _baseline_row(run_dirs, objective) if with_base else None
     by_name = {r["strategy"]: r for r in rows}
     flags: list[diagnostics.Flag] = []
     for name, dirs in run_dirs.items():
@@ -152,10 +167,10 @@ def summarise(base: Config, run_dirs: dict[str, list[Path]], out: Path) -> dict:
         else {}
     )
     return {
-        "strategies": rows,
         "transfer_gain": gain,
         "flags": [f.to_dict() for f in flags],
         "recommendation": diagnostics.recommend(rows, target),
+        "strategies": ([baseline] if baseline else []) + rows,
         "data": data,
         "model": base.model.name,
         "task": base.task,
@@ -167,6 +182,32 @@ def _objective(run_dirs: dict[str, list[Path]]) -> dict:
     """The metrics description the runs recorded (all runs of a comparison share it)."""
     first = next(iter(run_dirs.values()))[0]
     return json.loads((first / "metrics.json").read_text())["objective"]
+
+
+def _baseline_row(run_dirs: dict[str, list[Path]], objective: dict) -> dict | None:
+    """The untouched pretrained model's scores, as every run measured them (the same)."""
+    first = next(iter(run_dirs.values()))[0]
+    metrics = json.loads((first / "metrics.json").read_text())
+    baseline = metrics.get("baseline")
+    if not baseline:
+        return None
+    row: dict = {"strategy": BASE, "n_seeds": 1}
+    for spec in _all_metrics(objective):
+        row[f"{spec['name']}_mean"] = baseline["test"].get(spec["name"], float("nan"))
+        row[f"{spec['name']}_std"] = 0.0
+    monitor = objective["monitor"]
+    row[f"val_{monitor}_mean"] = baseline["validation"].get(monitor, float("nan"))
+    row[f"val_{monitor}_std"] = 0.0
+    row.update(
+        train_seconds_mean=0.0,
+        seconds_per_epoch_mean=0.0,
+        trainable_params=0,
+        total_params=metrics["total_params"],
+        latency_ms_p50=baseline["test"].get("latency_ms_p50", float("nan")),
+        peak_memory_mb=float("nan"),
+        run_dirs=[],
+    )
+    return row
 
 
 def _mode(objective: dict, name: str) -> str:
@@ -183,7 +224,7 @@ def _strategy_row(name: str, dirs: list[Path], out: Path, objective: dict) -> di
         return float(values.mean()), float(values.std())
 
     scores: dict[str, float] = {}
-    for spec in objective["metrics"]:
+    for spec in _all_metrics(objective):
         scores[f"{spec['name']}_mean"], scores[f"{spec['name']}_std"] = stat(spec["name"])
     monitor = objective["monitor"]
     scores[f"val_{monitor}_mean"], scores[f"val_{monitor}_std"] = stat(monitor, "validation")
@@ -285,7 +326,7 @@ def print_summary(console: Console, summary: dict) -> None:
     gain = summary.get("transfer_gain")
     if gain:
         metric = gain["metric"]
-        label = next(s["label"] for s in summary["objective"]["metrics"] if s["name"] == metric)
+        label = next(s["label"] for s in _all_metrics(summary["objective"]) if s["name"] == metric)
         console.print(
             f"transfer gain: {gain['best_strategy']} {label} {gain[f'best_{metric}']:.3f} vs "
             f"scratch {gain[f'scratch_{metric}']:.3f} = {gain['gain']:+.3f}"
@@ -298,9 +339,16 @@ def print_summary(console: Console, summary: dict) -> None:
         )
 
 
+def _all_metrics(objective: dict) -> list[dict]:
+    """Every metric a run's test section holds: per-evaluation ones, then final ones."""
+    return [*objective["metrics"], *objective.get("final_metrics", [])]
+
+
 def _table_metrics(objective: dict) -> list[dict]:
-    """The two headline metrics of the table: the first two the objective lists."""
-    return [spec for spec in objective["metrics"] if spec["name"] != "loss"][:2]
+    """The metrics the table shows: the objective's headline."""
+    specs = {spec["name"]: spec for spec in _all_metrics(objective)}
+    names = objective.get("headline") or [n for n in specs if n != "loss"][:2]
+    return [specs[name] for name in names]
 
 
 def _write_report(out: Path, console: Console) -> Path | None:

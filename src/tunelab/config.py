@@ -310,7 +310,7 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config:
 def _task_and_strategy(raw: dict[str, Any], source: str) -> tuple[str, str]:
     """The registered task and strategy names ``raw`` asks for (defaults when unset)."""
     from tunelab.strategies import strategy_names
-    from tunelab.tasks import task_names
+    from tunelab.tasks import get_task, task_names
 
     task = raw.get("task", DEFAULT_TASK)
     if task not in task_names():
@@ -323,6 +323,13 @@ def _task_and_strategy(raw: dict[str, Any], source: str) -> tuple[str, str]:
         raise ConfigError(
             f"{source}: strategy.name '{strategy}' is unknown; "
             f"choose one of {', '.join(strategy_names())}"
+        )
+    chosen = get_task(task)
+    if not chosen.supports(strategy):
+        usable = [name for name in strategy_names() if chosen.supports(name)]
+        raise ConfigError(
+            f"{source}: strategy.name '{strategy}' does not apply to task '{task}'; "
+            f"choose one of {', '.join(usable)}"
         )
     return task, strategy
 

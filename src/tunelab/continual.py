@@ -95,7 +95,7 @@ def old_test_report(predictor, run_dir: str | Path, strategy: str, earlier: Any 
 
 def check_continual(cfg: Config) -> None:
     """Replay needs an earlier run to replay from."""
-    if cfg.model.replay_fraction and not cfg.model.init_from:
+    if getattr(cfg.model, "replay_fraction", 0) and not getattr(cfg.model, "init_from", None):
         raise ConfigError(
             "model.replay_fraction replays an earlier run's training data; set "
             "model.init_from (--init-from RUN_DIR) or leave replay_fraction at 0"

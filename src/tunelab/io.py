@@ -89,3 +89,38 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def read_line_records(path: Path, key: str, empty: str, hint: str) -> list[dict]:
+    r"""``{"line": N, key: text}`` per line of a text file, for ``predict --input``.
+
+    Record N is line N: lines end at ``\n`` (or ``\r\n``) only, never at the other
+    characters ``str.splitlines`` breaks on (form feed, U+2028, ...), which stay inside
+    the text; a BOM is dropped and the final newline starts no line. A blank line (its
+    ``error`` is ``empty``) or one that is not UTF-8 is kept as a record with an
+    ``error``, so outputs stay aligned with the lines.
+
+    Raises:
+        DataError: the file does not exist (``hint`` says what to pass).
+    """
+    from tunelab.errors import DataError
+
+    if not path.is_file():
+        raise DataError(f"--input {path}: file not found; {hint}")
+    lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the final newline ends the last line
+    return [_line_record(n, raw.removesuffix(b"\r"), key, empty) for n, raw in enumerate(lines, 1)]
+
+
+def _line_record(n: int, raw: bytes, key: str, empty: str) -> dict:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return {
+            "line": n,
+            key: raw.decode("utf-8", errors="replace"),
+            "error": f"not UTF-8 (byte {raw[err.start]:#04x} at position {err.start + 1} of "
+            "the line); save the file as UTF-8",
+        }
+    return {"line": n, key: text, "error": empty} if not text.strip() else {"line": n, key: text}

@@ -105,11 +105,15 @@ def owning_modules(root: nn.Module, param_ids: set[int]) -> list[nn.Module]:
 
 
 def model_layer_groups(model: nn.Module) -> list[LayerGroup]:
-    """Groups of a tunelab classifier: its backbone's groups, then ``head``.
+    """Groups of a tunelab model: its backbone's groups, then ``head``.
 
-    A classifier may cut its backbone itself (``backbone_layer_groups()``, as the timm
+    A model may return its whole list (``layer_groups()``, last group the head), or
+    cut its backbone itself (``backbone_layer_groups()``, as the timm
     CNNs do from timm's own group matcher); otherwise the block list is found.
     """
+    complete = getattr(model, "layer_groups", None)
+    if complete is not None:  # e.g. a causal LM: its output side is its "head" group
+        return complete()
     own = getattr(model, "backbone_layer_groups", None)
     groups = own() if own is not None else backbone_layer_groups(model.backbone)
     groups.append(LayerGroup("head", list(model.head.parameters()), [model.head]))

@@ -58,6 +58,9 @@ class Objective(ABC):
     * ``monitor``: the metric early stopping, search and compare rank by by default.
     * ``train_metric``: a metric also measured on training batches (its train/validation
       gap is the overfitting signal), or None.
+    * ``final_metrics``: test-only metrics the task adds after training (e.g. a language
+      model's generation scores), too costly to compute at every evaluation.
+    * ``headline``: the metrics tables show first (default: the first two non-loss ones).
     * :meth:`loss`: the differentiable training loss of one batch's model outputs.
     * :meth:`batch_score`: the batch's contribution to ``train_metric`` (a sum over its
       examples, e.g. correct predictions); the trainer divides by examples seen.
@@ -68,6 +71,8 @@ class Objective(ABC):
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
     monitor: ClassVar[str] = "loss"
     train_metric: ClassVar[str | None] = None
+    final_metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+    headline: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -97,10 +102,13 @@ class Objective(ABC):
     @classmethod
     def describe(cls) -> dict[str, Any]:
         """What readers of a run directory need to rank and label its metrics."""
+        headline = cls.headline or tuple(s.name for s in cls.metrics if s.name != "loss")[:2]
         return {
             "monitor": cls.monitor,
             "train_metric": cls.train_metric,
             "metrics": [asdict(spec) for spec in cls.metrics],
+            "final_metrics": [asdict(spec) for spec in cls.final_metrics],
+            "headline": list(headline),
         }
 
 

@@ -151,6 +151,9 @@ def _train_and_save(
     model = trainer.accelerator.unwrap_model(trainer.model)
     write_json(run_dir / "layers.json", layers_report(groups, plans, cfg, strategy.name))
     metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
+    extra = task.final_metrics(cfg, model, built, splits, trainer.device)
+    metrics["test"].update(extra.pop("test", {}))
+    metrics.update(extra)
     init_from = getattr(cfg.model, "init_from", None)
     if init_from:
         predictor = task.predictor(model, built, splits, cfg, trainer.device)
@@ -304,7 +307,7 @@ def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltMod
     test = trainer.evaluate(data["test"]).metrics
     predictor = task.predictor(model, built, splits, cfg, trainer.device)
     inputs = task.latency_inputs(splits, LATENCY_SAMPLES)
-    test.update(measure_latency(lambda item: predictor.predict_proba([item]), inputs))
+    test.update(measure_latency(lambda item: predictor.predict([item]), inputs))
     trainable, total = count_params(model)
     epochs_run = len(state.epoch_seconds)
     return {
@@ -314,6 +317,9 @@ def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltMod
         "total_params": total,
         "train_seconds": state.train_seconds,
         "seconds_per_epoch": state.train_seconds / max(epochs_run, 1),
+        "train_tokens_per_second": _tokens_per_second(
+            data["train"], state, trainer.steps_per_epoch
+        ),
         "epochs_run": epochs_run,
         "steps": state.step,
         "best_epoch": state.best_epoch,
@@ -325,6 +331,15 @@ def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltMod
         "task": cfg.task,
         "objective": trainer.objective.describe(),
     }
+
+
+def _tokens_per_second(train, state, steps_per_epoch: int) -> float | None:
+    """Training throughput in tokens (padding excluded) for token sources, else None."""
+    lengths = getattr(train, "lengths", None)
+    if lengths is None or not state.train_seconds:
+        return None
+    epochs = state.step / max(steps_per_epoch, 1)
+    return float(sum(lengths)) * epochs / state.train_seconds
 
 
 def _peak_memory_mb() -> float:

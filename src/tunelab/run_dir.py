@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tunelab.config import DEFAULT_TASK
 from tunelab.errors import RunDirError
 
 MODEL_DIR = "model"
@@ -38,7 +39,7 @@ def read_model_card(model_dir: Path) -> dict[str, Any]:
         data = json.loads(card.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise RunDirError(f"{card}: not valid JSON; the run's model directory is damaged") from None
-    data.setdefault("task", "text_classification")  # cards written before tasks were named
+    data.setdefault("task", DEFAULT_TASK)  # cards written before tasks were named
     return data
 
 

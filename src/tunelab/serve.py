@@ -20,16 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tunelab.errors import ConfigError, TunelabError
 from tunelab.inference import load
 from tunelab.run_dir import model_dir_of, read_model_card
 
 MAX_ITEMS_PER_REQUEST = 256
-# Request keys whose items are texts, bounded by ``max_chars`` (images are base64 files,
-# bounded by the body size alone).
-TEXT_KEYS = ("texts", "prompts")
 
 
 @dataclass(frozen=True)
@@ -60,16 +57,29 @@ class ServeLimits:
         return cls(int(max_body_mb * 2**20), max_items, max_chars)
 
 
-class PredictRequest(BaseModel):
-    """``POST /predict`` body: one batch of inputs under the key the task reads."""
+def request_model() -> type[BaseModel]:
+    """The ``POST /predict`` body: one batch under the key a task reads (``texts``,
+    ``images``, ``prompts``: each task's ``request_key``); any other key is refused."""
+    from tunelab.tasks import all_tasks
 
-    model_config = {"extra": "forbid"}
+    fields: dict[str, Any] = {
+        task.request_key: (list[Any] | None, Field(None, min_length=1)) for task in all_tasks()
+    }
+    return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), **fields)
 
-    texts: list[Any] | None = Field(None, min_length=1)
-    images: list[str] | None = Field(None, min_length=1)
+
+PredictRequest = request_model()
 
 
-def check_request(request: PredictRequest, limits: ServeLimits) -> None:
+def _text_keys() -> set[str]:
+    """Request keys whose items are texts, bounded by ``max_chars`` (images are base64
+    files, bounded by the body size alone)."""
+    from tunelab.tasks import all_tasks
+
+    return {task.request_key for task in all_tasks() if task.request_is_text}
+
+
+def check_request(request: BaseModel, limits: ServeLimits) -> None:
     """ValueError naming the first part of ``request`` over ``limits``."""
     for key, items in request.model_dump(exclude_none=True).items():
         if len(items) > limits.max_items:
@@ -77,7 +87,7 @@ def check_request(request: PredictRequest, limits: ServeLimits) -> None:
                 f"{key}: {len(items)} items; at most {limits.max_items} per request "
                 "(split the batch, or start the server with a larger --max-items)"
             )
-    for key in TEXT_KEYS:
+    for key in _text_keys():
         for index, text in enumerate(getattr(request, key, None) or []):
             if isinstance(text, str) and len(text) > limits.max_chars:
                 raise ValueError(

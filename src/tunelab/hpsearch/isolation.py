@@ -208,7 +208,7 @@ def warm_imports(config: dict[str, Any]) -> None:
         from tunelab.models.registry import resolve_model_path
 
         path = resolve_model_path(config["model"]["name"])
-        MODEL_MAPPING[type(AutoConfig.from_pretrained(str(path)))]
+        MODEL_MAPPING[type(AutoConfig.from_pretrained(str(path), trust_remote_code=False))]
 
 
 def run_worker(payload: dict[str, Any]) -> None:

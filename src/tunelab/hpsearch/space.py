@@ -109,7 +109,9 @@ def parse_space(base: Config) -> list[Param]:
             range, an empty choice, or a value the config itself rejects.
     """
     raw = run_dict(base)
-    space = _flatten(base.search.space) or default_space(base.strategy.name)
+    space = _flatten(base.search.space) or {
+        key: spec for key, spec in default_space(base.strategy.name).items() if _has(raw, key)
+    }  # the default space keeps the keys this task's config has (a LM has no new head)
     params = [_parse_param(key, spec, raw) for key, spec in space.items()]
     referenced = {key for p in params for key in p.when}
     # Keys that others depend on are drawn first, so ``when`` sees the drawn value.
@@ -146,6 +148,14 @@ def baseline_params(base: Config, params: list[Param]) -> tuple[dict[str, Any] |
             return None, f"{param.key}={value!r} lies outside {param.to_dict()}"
         fixed[param.key] = param.encoded(value)
     return fixed, ""
+
+
+def _has(raw: dict[str, Any], key: str) -> bool:
+    try:
+        get_path(raw, key)
+    except (KeyError, TypeError):
+        return False
+    return True
 
 
 def get_path(raw: dict[str, Any], key: str) -> Any:

@@ -3,10 +3,11 @@
 A new task is one package under ``tunelab/tasks/`` plus its import line below.
 """
 
-# Registration lines: importing a task package registers it.
+# Registration lines: importing a task package registers it (one line per task).
+from tunelab.config import DEFAULT_TASK
 from tunelab.tasks import (
-    image,  # noqa: E402, F401
-    text,  # noqa: E402, F401, I001
+    image,  # noqa: F401
+    text,  # noqa: F401
 )
 from tunelab.tasks.base import (
     BuiltModel,
@@ -18,8 +19,7 @@ from tunelab.tasks.base import (
     register_task,
     task_names,
 )
-
-DEFAULT_TASK = "text_classification"
+from tunelab.tasks.causal_lm import task as causal_lm  # noqa: F401
 
 
 def task_for_model(name: str) -> Task:

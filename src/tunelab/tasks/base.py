@@ -91,8 +91,16 @@ class Task(ABC):
 
     name: ClassVar[str] = ""
     noun: ClassVar[str] = "examples"  # what one example is called in messages
-    input_key: ClassVar[str] = "input"  # the key of a raw input in predict/serve records
+    input_key: ClassVar[str] = "input"  # the key of a raw input in predict records
+    request_key: ClassVar[str] = "inputs"  # the ``serve`` request body's key for a batch
+    request_is_text: ClassVar[bool] = True  # its items are texts (bounded by --max-chars)
     objective_class: ClassVar[type[Objective]]
+    # Strategies that make sense for the task (None: all); e.g. a language model has no
+    # new head to train on cached features.
+    strategies: ClassVar[tuple[str, ...] | None] = None
+    # Whether runs also score the untouched pretrained model (``metrics.json`` "baseline"),
+    # which ``compare`` then shows as the ``base`` row.
+    has_baseline: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- config
     @abstractmethod
@@ -137,7 +145,10 @@ class Task(ABC):
 
     @abstractmethod
     def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
-        """Raw inputs for ``tunelab predict`` from its arguments and ``--input`` file."""
+        """Input records for ``tunelab predict``: ``{input_key: value}`` per argument, then
+        one per line / row of ``--input`` (with ``line`` or ``row``); an unusable input
+        is a record with an ``error``, kept so output N is input N. The predictor's
+        ``predict_records(records)`` adds each prediction (or keeps the error)."""
 
     @abstractmethod
     def request_inputs(self, payload: dict[str, Any]) -> list:
@@ -158,6 +169,18 @@ class Task(ABC):
         """``[{"name", "params"}]`` per layer group, for ``tunelab layers``."""
 
     # ------------------------------------------------------ optional hooks
+    def supports(self, strategy: str) -> bool:
+        """Whether ``strategy`` applies to this task."""
+        return self.strategies is None or strategy in self.strategies
+
+    def final_metrics(
+        self, cfg: Config, model: torch.nn.Module, built: BuiltModel, splits: Any, device: Any
+    ) -> dict[str, Any]:
+        """Test-only metrics computed once after training (the objective's
+        ``final_metrics``), and ``{"baseline": {"validation", "test"}}`` where the task
+        scores the untouched model; merged into ``metrics.json``. Default: none."""
+        return {}
+
     def owns_model(self, model_name: str) -> bool:
         """Whether ``model_name`` is one of this task's known models (``tunelab layers``)."""
         from tunelab.models.registry import known_model

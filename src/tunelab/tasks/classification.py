@@ -8,6 +8,7 @@ are the same, and live here once.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -17,9 +18,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
 
-from tunelab.config import DataConfig, ModelConfig, TrainConfig, _Section
+from tunelab.config import Config, DataConfig, ModelConfig, TrainConfig, _Section
 from tunelab.metrics import classification_metrics
 from tunelab.objective import Batches, EvalResult, MetricSpec, Objective
+from tunelab.tasks.base import Task
 
 # ``class_weights: auto`` weights the loss when the training split's largest class is
 # more than this many times its smallest. Below 2x the balanced weights differ by less
@@ -204,3 +206,26 @@ def balanced_class_weights(targets: torch.Tensor, num_classes: int) -> torch.Ten
     """``n / (k * count_c)``, as scikit-learn's ``compute_class_weight("balanced")``."""
     counts = torch.bincount(targets, minlength=num_classes).float().clamp(min=1)
     return len(targets) / (num_classes * counts)
+
+
+class ClassificationTask(Task):
+    """What every classification task shares: the cross-entropy objective over its
+    labels, and the confusion-matrix section of the report. Subclasses say how inputs
+    are read and encoded."""
+
+    objective_class = ClassificationObjective
+
+    def objective(self, cfg: Config, splits: Any) -> ClassificationObjective:
+        ids = {label: i for i, label in enumerate(splits.labels)}
+        return classification_objective(
+            splits.labels, [ids[v] for v in self.train_labels(splits)], cfg.train
+        )
+
+    @abstractmethod
+    def train_labels(self, splits: Any) -> list[str]:
+        """The label of every training example, in order (for class weights)."""
+
+    def report_sections(self, run: Any) -> list:
+        from tunelab.tasks.classification_report import classification_report_sections
+
+        return classification_report_sections(run)

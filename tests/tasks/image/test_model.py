@@ -7,15 +7,13 @@ import pytest
 import torch
 
 import tunelab
-from tests.conftest import TINY_CNN, step_config
+from tests.conftest import TINY_CNN, classification_trainer, step_config
 from tunelab.errors import ModelError
 from tunelab.strategies import apply_strategy, strategy_config
-from tunelab.tasks.classification import ClassificationObjective
 from tunelab.tasks.image.batches import ImageBatches
 from tunelab.tasks.image.config import ImageModelConfig
 from tunelab.tasks.image.model import build_image_classifier, create_backbone, map_in_order
 from tunelab.tasks.image.transforms import ImagePreprocessing, resolve_preprocessing
-from tunelab.trainer import Trainer
 
 PRE = ImagePreprocessing(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear")
 CAT_CLASSES = set(range(281, 288))  # tabby, tiger cat, Persian, Siamese, Egyptian, cougar, lynx
@@ -131,15 +129,8 @@ def _setup(strategy_cfg, steps: int = 1, freeze_bn: bool = True):
     images = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8, generator=generator)
     data = ImageBatches(images, torch.arange(24) % 3, PRE)
     cfg = step_config(max_steps=steps)
-    trainer = Trainer(
-        model,
-        groups,
-        plans,
-        cfg,
-        data,
-        data,
-        ClassificationObjective(["a", "b", "c"]),
-        callbacks=strategy.callbacks(groups, plans),
+    trainer = classification_trainer(
+        model, groups, plans, cfg, data, "abc", strategy.callbacks(groups, plans)
     )
     return model, groups, trainer
 

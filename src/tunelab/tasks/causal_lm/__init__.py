@@ -11,9 +11,9 @@
 - ``sources``: JSONL files and ``builtin:chatterbot-dialogues``.
 - ``metrics``: perplexity, chrF, exact match, stop rate, and timed greedy generation.
 
-Not yet a ``Task``: the task contract wires these together (the model's own ``loss``
-from ``labels``, and ``use_cache=False`` for training forwards, which
-``load_causal_lm`` sets).
+``task`` is the :class:`~tunelab.tasks.base.Task` that wires them together
+(``config``, ``objective``, ``module``, ``splits``, ``prompts``, ``predictor``,
+``save``, ``scoring`` and ``evaluation`` are its parts).
 """
 
 from tunelab.tasks.causal_lm import model as _model  # noqa: F401  (registers SmolLM2)

@@ -165,11 +165,19 @@ def greedy_generate(
     its answer itself before ``max_new_tokens``. Texts are decoded without special
     tokens. Train/eval modes are restored afterwards.
     """
+    ids = [prompt_ids(tokenizer, prompt, chat) for prompt in prompts]
+    return greedy_generate_ids(model, tokenizer, ids, max_new_tokens)
+
+
+def greedy_generate_ids(
+    model: nn.Module, tokenizer, prompts: Sequence[list[int]], max_new_tokens: int
+) -> Generations:
+    """:func:`greedy_generate` from prompts already rendered to token ids (e.g. a whole
+    conversation up to the assistant's turn)."""
     stop_ids = stop_token_ids(model, tokenizer)
     result = Generations()
     with eval_mode(model):
-        for prompt in prompts:
-            ids = prompt_ids(tokenizer, prompt, chat)
+        for ids in prompts:
             generated, first_ms, per_token_ms = _greedy_one(model, ids, max_new_tokens, stop_ids)
             result.texts.append(tokenizer.decode(generated, skip_special_tokens=True).strip())
             result.stopped.append(generated[-1] in stop_ids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from tunelab.checkpoint import first_line
 from tunelab.errors import ModelError
 from tunelab.layers import LayerGroup, backbone_layer_groups, owning_modules
 from tunelab.models.registry import ModelSpec, register_model
@@ -127,8 +129,10 @@ def _convert_gguf(gguf_file: Path, out_dir: Path) -> None:
 
     folder, name = str(gguf_file.parent), gguf_file.name
     try:
-        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=name, dtype=torch.float32, trust_remote_code=False
+        )
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, trust_remote_code=False)
     except (OSError, ValueError, KeyError, ImportError) as err:
         raise ModelError(f"{gguf_file}: cannot de-quantize ({type(err).__name__}: {err})") from None
     config = loaded.config
@@ -208,8 +212,11 @@ def load_causal_lm(
             )
         else:
             model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"{path}: cannot load the model ({type(err).__name__}: {err})") from None
+    except (OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
+        raise ModelError(
+            f"{path}: cannot load the model ({first_line(err)}); pickled weights are loaded "
+            "only as plain tensors, so save the model as safetensors"
+        ) from None
     tokenizer = load_causal_tokenizer(path)
     _sync_pad_token(model, tokenizer)
     no_cache_in_forward(model)
@@ -225,6 +232,15 @@ def no_cache_in_forward(model: nn.Module) -> None:
     unaffected: it asks for the cache itself (``generation_config.use_cache``).
     """
     model.config.use_cache = False
+
+
+def check_causal_lm(path: Path) -> None:
+    """Refuse a directory that is not a causal LM before anything reads its data.
+
+    Raises:
+        ModelError: no config, an unreadable one, or not a causal LM's.
+    """
+    _causal_lm_config(Path(path))
 
 
 def _causal_lm_config(path: Path):

@@ -5,6 +5,7 @@ decoding, transforms and augmentation, batches, the timm model and its layer gro
 the predictor and the saved ``model/`` directory.
 """
 
+from tunelab.tasks.image import model as _model  # noqa: F401  (registers its known models)
 from tunelab.tasks.image.task import (
     ImagePredictor,
     ImageTask,

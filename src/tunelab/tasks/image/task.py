@@ -28,29 +28,28 @@ from tunelab.tasks.base import (
     SPLIT_NAMES,
     BuiltModel,
     ExportSignature,
-    Task,
     TaskSections,
     register_task,
 )
 from tunelab.tasks.classification import (
-    ClassificationObjective,
+    ClassificationTask,
     ClassificationTrainConfig,
     HeadConfig,
     Prediction,
-    classification_objective,
     predictions,
 )
 from tunelab.tasks.image.config import ImageDataConfig, ImageModelConfig
 
 
 @register_task
-class ImageTask(Task):
+class ImageTask(ClassificationTask):
     """Fine-tune a timm CNN on an image folder, a path,label table or packaged arrays."""
 
     name = "image_classification"
     noun = "images"
     input_key = "image"
-    objective_class = ClassificationObjective
+    request_key = "images"
+    request_is_text = False
 
     def sections(self) -> TaskSections:
         return TaskSections(ImageModelConfig, ImageDataConfig, ClassificationTrainConfig)
@@ -60,11 +59,8 @@ class ImageTask(Task):
 
         return is_image_model(model_name)
 
-    def objective(self, cfg: Config, splits) -> ClassificationObjective:
-        ids = {label: i for i, label in enumerate(splits.labels)}
-        return classification_objective(
-            splits.labels, [ids[v] for v in splits.train.labels], cfg.train
-        )
+    def train_labels(self, splits) -> list[str]:
+        return list(splits.train.labels)
 
     def prepare_data(self, cfg: Config):
         from tunelab.tasks.image.data import prepare_image_data
@@ -189,11 +185,6 @@ class ImageTask(Task):
         model, _ = build_image_classifier(ImageModelConfig(name=model_name, pretrained=False), 2)
         return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
 
-    def report_sections(self, run: Any) -> list:
-        from tunelab.tasks.classification_report import classification_report_sections
-
-        return classification_report_sections(run)
-
 
 class _ImageLogits(torch.nn.Module):
     """Normalised pixels -> logits, with a named argument for ONNX."""
@@ -212,20 +203,9 @@ def read_path_lines(path: Path) -> list[dict]:
     Raises:
         DataError: the file does not exist.
     """
-    if not path.is_file():
-        raise DataError(f"--input {path}: file not found; pass a .txt of paths")
-    lines = path.read_text(encoding="utf-8-sig").split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the final newline ends the last line
-    records = []
-    for n, line in enumerate(lines, start=1):
-        name = line.removesuffix("\r")
-        records.append(
-            {"line": n, "image": name}
-            if name.strip()
-            else {"line": n, "image": name, "error": "empty path"}
-        )
-    return records
+    from tunelab.io import read_line_records
+
+    return read_line_records(path, "image", "empty path", "pass a .txt of paths")
 
 
 def decode_base64_image(data: str, index: int):
@@ -234,10 +214,12 @@ def decode_base64_image(data: str, index: int):
     import binascii
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        image = ImageOps.exif_transpose(
+            Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        )
         image.load()
     except (binascii.Error, UnidentifiedImageError, OSError) as err:
         raise ValueError(f"images[{index}]: not a base64-encoded image file ({err})") from None
@@ -425,7 +407,6 @@ def evaluate_images(
         DataError: unreadable source or image, or labels the model was never trained on.
     """
     from tunelab.config import load_config
-    from tunelab.errors import DataError
     from tunelab.metrics import classification_metrics, measure_latency
     from tunelab.tasks.image.decode import DecodeReport, decode_entries
     from tunelab.tasks.image.sources import list_source

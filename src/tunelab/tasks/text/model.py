@@ -335,7 +335,7 @@ def build_text_classifier(
         ModelError: no such model, or ``cfg.max_length`` past its position table.
     """
     path = resolve_model_path(cfg.name)
-    backbone = load_backbone(path, pretrained=cfg.pretrained)
+    backbone = load_backbone(path, cfg.pretrained, trust_remote_code=cfg.trust_remote_code)
     if "max_length" in cfg.model_fields_set:  # see check_max_length for the default
         check_max_length(backbone, cfg.max_length, path)
     drop_top_layers(backbone, cfg.drop_top_layers)
@@ -346,4 +346,8 @@ def build_text_classifier(
         cfg.head.dropout,
         cfg.head.activation,
     )
-    return TextClassifier(backbone, head, cfg.pooling), load_tokenizer(path), path
+    return (
+        TextClassifier(backbone, head, cfg.pooling),
+        load_tokenizer(path, trust_remote_code=cfg.trust_remote_code),
+        path,
+    )

@@ -167,25 +167,9 @@ def read_texts(path: Path, run_dir: str | Path) -> list[dict]:
 
 
 def _read_text_lines(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DataError(f"--input {path}: file not found; pass an existing .txt/.csv/.jsonl")
-    data = path.read_bytes()
-    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()  # the final newline ends the last line
-    records = []
-    for n, raw in enumerate(lines, start=1):
-        raw = raw.removesuffix(b"\r")
-        try:
-            records.append(_text_record("line", n, raw.decode("utf-8")))
-        except UnicodeDecodeError as err:
-            record = {"line": n, "text": raw.decode("utf-8", errors="replace")}
-            record["error"] = (
-                f"not UTF-8 (byte {raw[err.start]:#04x} at position {err.start + 1} of the "
-                "line); save the file as UTF-8"
-            )
-            records.append(record)
-    return records
+    from tunelab.io import read_line_records
+
+    return read_line_records(path, "text", "empty text", "pass an existing .txt/.csv/.jsonl")
 
 
 def _text_record(position: str, n: int, text: str | None) -> dict:

@@ -53,11 +53,13 @@ def pretrained_and_tuned_embeddings(
     cfg: Config, run_dir: Path, limit: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(before, after)`` embeddings of the reference texts (None: too few texts)."""
-    from tunelab.inference import load
+    from tunelab.run_dir import model_dir_of, read_model_card
+    from tunelab.tasks.text.predictor import load_text_predictor
 
     texts = reference_texts(cfg, limit)
     if len(texts) < 2:
         return None
-    tuned = load(run_dir)
+    model_dir = model_dir_of(Path(run_dir))
+    tuned = load_text_predictor(model_dir, read_model_card(model_dir))
     after = embed_texts(tuned.model, tuned.tokenizer, texts, tuned.max_length)
     return pretrained_embeddings(cfg, texts), after

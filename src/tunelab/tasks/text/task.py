@@ -16,14 +16,12 @@ from tunelab.tasks.base import (
     SPLIT_NAMES,
     BuiltModel,
     ExportSignature,
-    Task,
     TaskSections,
     register_task,
 )
 from tunelab.tasks.classification import (
-    ClassificationObjective,
+    ClassificationTask,
     ClassificationTrainConfig,
-    classification_objective,
 )
 from tunelab.tasks.text.config import TextDataConfig, TextModelConfig
 
@@ -35,13 +33,13 @@ TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @register_task
-class TextTask(Task):
+class TextTask(ClassificationTask):
     """Classify texts with a pre-trained encoder and a new pooled head."""
 
     name = "text_classification"
     noun = "texts"
     input_key = "text"
-    objective_class = ClassificationObjective
+    request_key = "texts"
 
     def sections(self) -> TaskSections:
         return TaskSections(TextModelConfig, TextDataConfig, ClassificationTrainConfig)
@@ -49,7 +47,13 @@ class TextTask(Task):
     def prepare_data(self, cfg: Config):
         from tunelab.tasks.text.data import prepare_text_data
 
-        return prepare_text_data(cfg.data, seed=cfg.data.seed)
+        splits = prepare_text_data(cfg.data, seed=cfg.data.seed)
+        if cfg.model.trust_remote_code:
+            splits.warnings.append(
+                f"model.trust_remote_code is on: Python files in {cfg.model.name} may run "
+                "when it loads; use it only for a folder you trust"
+            )
+        return splits
 
     def build_model(self, cfg: Config, splits) -> BuiltModel:
         from tunelab.tasks.text.model import build_text_classifier
@@ -57,11 +61,8 @@ class TextTask(Task):
         model, tokenizer, path = build_text_classifier(cfg.model, len(splits.labels))
         return BuiltModel(model, tokenizer, path)
 
-    def objective(self, cfg: Config, splits) -> ClassificationObjective:
-        ids = {label: i for i, label in enumerate(splits.labels)}
-        return classification_objective(
-            splits.labels, [ids[v] for v in splits.train["label"]], cfg.train
-        )
+    def train_labels(self, splits) -> list[str]:
+        return splits.train["label"].tolist()
 
     def batch_sources(
         self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
@@ -160,11 +161,6 @@ class TextTask(Task):
         from tunelab.tasks.text.representation import pretrained_and_tuned_embeddings
 
         return pretrained_and_tuned_embeddings(cfg, run_dir, limit)
-
-    def report_sections(self, run: Any) -> list:
-        from tunelab.tasks.classification_report import classification_report_sections
-
-        return classification_report_sections(run)
 
 
 class _TextLogits(torch.nn.Module):
