@@ -38,6 +38,8 @@ class Sizes:
     recompute_trials: int = 4  # row 2's baseline times this many trials and scales up
     latency_texts: int = 60
     repeats: int = 3  # timed repeats per side (interleaved, median)
+    lm_steps: int = 10  # row 7: optimizer steps of 4 conversations (one epoch of 40)
+    tiny_lm: bool = False  # row 7 on a tiny random Llama instead of SmolLM2-135M
 
 
 QUICK = Sizes(
@@ -51,6 +53,8 @@ QUICK = Sizes(
     recompute_trials=2,
     latency_texts=10,
     repeats=1,
+    lm_steps=2,
+    tiny_lm=True,
 )
 
 

