@@ -57,3 +57,16 @@ def test_compare_writes_summary_and_skips_finished_runs(tiny_config, tmp_path):
 def test_compare_rejects_unknown_strategy(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match="'magic' is not available for task"):
         compare(tiny_config, ["top_k", "magic"], output_dir=tmp_path / "c")
+
+
+def test_flags_a_run_raised_about_itself_are_listed(tmp_path):
+    import json
+
+    from tunelab.comparison import _run_flags
+
+    run = tmp_path / "lora-seed0"
+    run.mkdir()
+    flag = {"kind": "catastrophic_forgetting", "strategy": "lora", "message": "rose 30%"}
+    (run / "metrics.json").write_text(json.dumps({"flags": [{**flag, "numbers": {}}]}))
+    (found,) = _run_flags({"lora": [run]})
+    assert (found.kind, found.strategy, found.message) == tuple(flag.values())

@@ -108,3 +108,12 @@ def test_recommendation_of_clear_winner():
         "reason": "best validation f1_macro (0.850), 5.0 pt above top_k",
         "metric": "f1_macro",
     }
+
+
+def test_recommendation_on_a_loss_speaks_in_loss_units():
+    loss = d.Target("loss", "min")
+    rows = [
+        {"strategy": "full", "val_loss_mean": 1.398, "val_loss_std": 0.0, "train_seconds_mean": 160},
+        {"strategy": "lora", "val_loss_mean": 1.664, "val_loss_std": 0.0, "train_seconds_mean": 167},
+    ]
+    assert d.recommend(rows, loss)["reason"] == "best validation loss (1.398), 0.266 below lora"

@@ -63,6 +63,10 @@ ConfigArg = Annotated[Path | None, typer.Argument(help="YAML config (defaults if
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override, repeatable")]
 
 
+def _number(value) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else ""
+
+
 def _terminate_as_interrupt() -> None:
     """SIGTERM (``kill``, a scheduler's time limit) unwinds like Ctrl-C, so a run
     directory is marked failed with its reason instead of staying "running"."""
@@ -109,24 +113,36 @@ def run(
 
 
 def print_metrics(metrics: dict) -> None:
-    """The final metrics table of a run: every metric its objective reports."""
+    """The final metrics table of a run: every metric its objective reports, and the
+    untouched base model's where the task scores it."""
     table = Table(title="results")
-    table.add_column("metric")
-    table.add_column("validation", justify="right")
-    table.add_column("test", justify="right")
-    for spec in metrics["objective"]["metrics"]:
+    baseline = metrics.get("baseline")
+    for column in ("metric", "validation", "test", *(["base (test)"] if baseline else [])):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    objective = metrics["objective"]
+    for spec in [*objective["metrics"], *objective.get("final_metrics", [])]:
         key = spec["name"]
-        table.add_row(
+        row = [
             spec["label"],
-            f"{metrics['validation'].get(key, float('nan')):.4f}",
-            f"{metrics['test'].get(key, float('nan')):.4f}",
-        )
+            _number(metrics["validation"].get(key)),
+            _number(metrics["test"].get(key)),
+        ]
+        table.add_row(*row, *([_number(baseline["test"].get(key))] if baseline else []))
     table.add_row(
         "latency p50 / p95 ms",
         "",
         f"{metrics['test']['latency_ms_p50']:.1f} / {metrics['test']['latency_ms_p95']:.1f}",
     )
     console.print(table)
+    forgetting = metrics.get("forgetting")
+    if forgetting:
+        before, after = (forgetting[f"reference_perplexity_{k}"] for k in ("before", "after"))
+        console.print(
+            f"reference-text perplexity {before:.2f} before, {after:.2f} after "
+            f"({100 * forgetting['rise']:+.1f}%)"
+        )
+    for flag in metrics.get("flags", []):
+        console.print(f"[yellow]flag[/] {flag['kind']}: {flag['message']}")
     console.print(
         f"trained {metrics['trainable_params']:,} of {metrics['total_params']:,} parameters; "
         f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s "

@@ -160,6 +160,7 @@ def summarise(
                 flags += [flag] if flag else []
         gain = _transfer_gain(rows, scratch, target)
     flags += _drift(base, run_dirs, by_name)
+    flags += _run_flags(run_dirs)
     first = next(iter(run_dirs.values()))[0]
     data = (
         json.loads((first / "data_summary.json").read_text())
@@ -238,8 +239,15 @@ def _strategy_row(name: str, dirs: list[Path], out: Path, objective: dict) -> di
         "total_params": metrics[0]["total_params"],
         "latency_ms_p50": stat("latency_ms_p50")[0],
         "peak_memory_mb": stat("peak_memory_mb", None)[0],
+        **_forgetting(metrics),
         "run_dirs": [str(d.relative_to(out)) for d in dirs],
     }
+
+
+def _forgetting(metrics: list[dict]) -> dict[str, float]:
+    """Mean rise of reference-text perplexity where the runs measured it (else nothing)."""
+    rises = [m["forgetting"]["rise"] for m in metrics if m.get("forgetting")]
+    return {"reference_ppl_rise": float(np.mean(rises))} if rises else {}
 
 
 def _transfer_gain(rows: list[dict], scratch: dict, target: diagnostics.Target) -> dict | None:
@@ -276,6 +284,15 @@ def _drift(base: Config, run_dirs: dict[str, list[Path]], by_name: dict) -> list
     return flags
 
 
+def _run_flags(run_dirs: dict[str, list[Path]]) -> list[diagnostics.Flag]:
+    """Flags a run raised about itself (e.g. a language model's forgetting)."""
+    flags = []
+    for dirs in run_dirs.values():
+        metrics = json.loads((dirs[0] / "metrics.json").read_text())
+        flags += [diagnostics.Flag(**flag) for flag in metrics.get("flags", [])]
+    return flags
+
+
 def summary_csv(rows: list[dict]) -> str:
     """``summary.csv``: one row per strategy, scalar columns only."""
     columns = [k for k in rows[0] if k != "run_dirs"] if rows else []
@@ -292,35 +309,49 @@ def _mean_std(row: dict, metric: str) -> str:
     return mean if row["n_seeds"] < 2 else f"{mean} ± {row[f'{metric}_std']:.3f}"
 
 
+FIXED_COLUMNS = ("train s", "s/epoch", "trainable", "p50 ms", "peak MB")
+# Shown when some row has them: representation drift (CKA), a language model's rise in
+# perplexity on general reference text (forgetting).
+OPTIONAL_COLUMNS = (("cka", "CKA"), ("reference_ppl_rise", "ref ppl +%"))
+
+
+def _forms(extras: list[tuple[str, str]]) -> list[str]:
+    return [".2f" if key == "cka" else "+.1%" for key, _ in extras]
+
+
+def _cell(value, form: str) -> str:
+    """A number, or ``-`` where a row has none (the base row trains nothing)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    return format(value, form)
+
+
 def print_summary(console: Console, summary: dict) -> None:
     """The comparison table, transfer gain, flags and recommendation."""
     table = Table(title="strategies compared (test set; mean ± std over seeds)")
     shown = _table_metrics(summary["objective"])
-    for column in (
-        "strategy",
-        *(spec["label"] for spec in shown),
-        "train s",
-        "s/epoch",
-        "trainable",
-        "p50 ms",
-        "peak MB",
-        "CKA",
-    ):
+    rows = summary["strategies"]
+    extras = [(key, label) for key, label in OPTIONAL_COLUMNS if any(key in r for r in rows)]
+    columns = ["strategy", *(s["label"] for s in shown), *FIXED_COLUMNS, *(e[1] for e in extras)]
+    for column in columns:
         table.add_column(column, justify="left" if column == "strategy" else "right")
     recommended = (summary.get("recommendation") or {}).get("strategy")
-    for r in summary["strategies"]:
+    for r in rows:
         name = (
             f"[bold green]{r['strategy']} *[/]" if r["strategy"] == recommended else r["strategy"]
         )
         table.add_row(
             name,
             *(_mean_std(r, spec["name"]) for spec in shown),
-            f"{r['train_seconds_mean']:.1f}",
-            f"{r['seconds_per_epoch_mean']:.1f}",
+            _cell(r["train_seconds_mean"], ".1f"),
+            _cell(r["seconds_per_epoch_mean"], ".1f"),
             f"{r['trainable_params']:,}",
-            f"{r['latency_ms_p50']:.1f}",
-            f"{r['peak_memory_mb']:.0f}",
-            f"{r['cka']:.2f}" if "cka" in r else "-",
+            _cell(r["latency_ms_p50"], ".1f"),
+            _cell(r["peak_memory_mb"], ".0f"),
+            *(
+                _cell(r.get(key), form)
+                for (key, _), form in zip(extras, _forms(extras), strict=True)
+            ),
         )
     console.print(table)
     gain = summary.get("transfer_gain")

@@ -164,13 +164,20 @@ def recommend(rows: list[dict], target: Target) -> dict | None:
         reason = f"best validation {target.metric} ({best[key]:.3f})"
         if len(candidates) > 1:
             runner = max((r for r in candidates if r is not best), key=lambda r: sign * r[key])
-            reason += (
-                f", {100 * sign * (best[key] - runner[key]):.1f} pt above {runner['strategy']}"
-            )
+            gap = _gap(target, best[key] - runner[key])
+            reason += f", {gap} {'above' if sign > 0 else 'below'} {runner['strategy']}"
     else:
         share = choice["train_seconds_mean"] / max(best["train_seconds_mean"], 1e-9)
         reason = (
-            f"within {100 * sign * (best[key] - choice[key]):.1f} pt of {best['strategy']} "
+            f"within {_gap(target, best[key] - choice[key])} of {best['strategy']} "
             f"(validation {target.metric}) at {100 * share:.0f}% of the time"
         )
     return {"strategy": choice["strategy"], "reason": reason, "metric": target.metric}
+
+
+def _gap(target: Target, difference: float) -> str:
+    """A score difference as users read it: points for a score in [0, 1] that rises
+    (accuracy, F1), the plain number for others (a loss)."""
+    if target.mode == "max":
+        return f"{100 * abs(difference):.1f} pt"
+    return f"{abs(difference):.3f}"

@@ -61,6 +61,12 @@ def test_run_learns_the_answers_and_records_base_and_generation(tiny_lm_dir, tmp
     sample = result.metrics["samples"][0]
     assert {"prompt", "reference", "tuned", "base"} <= set(sample)
 
+    from tunelab.report import write_report
+
+    html = write_report(result.run_dir).read_text()
+    assert "Sample generations" in html and "Base model vs fine-tuned" in html
+    assert "perplexity" in html and "macro-F1" not in html
+
 
 @pytest.mark.parametrize("strategy", ["full", "lora"])
 def test_saved_model_loads_with_plain_transformers_and_gives_the_same_tokens(
@@ -158,3 +164,14 @@ def test_default_search_space_fits_the_language_model_config():
 
     keys = {p.key for p in parse_space(load_config(None, ["task=causal_lm", "strategy.name=lora"]))}
     assert "model.head.dropout" not in keys and {"train.lr", "strategy.lora.r"} <= keys
+
+
+def test_search_minimises_validation_loss(tiny_lm_dir, tmp_path):
+    from tunelab.hpsearch import search
+
+    config = _config(tiny_lm_dir, tmp_path, epochs=1)
+    config["search"] = {"isolation": "inprocess", "space": {"train.lr": {"choice": [1e-4, 3e-3]}}}
+    result = search(config, trials=2, output_dir=tmp_path / "search", report=False)
+    assert result.best_config is not None
+    summary = json.loads((tmp_path / "search" / "search_summary.json").read_text())
+    assert summary["metric"] == "loss" and summary["direction"] == "minimize"

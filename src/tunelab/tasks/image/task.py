@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
-from safetensors.torch import load_file, save_file
 
 from tunelab.config import Config
-from tunelab.errors import DataError, RunDirError
-from tunelab.io import replace_dir
-from tunelab.run_dir import write_model_card
-from tunelab.strategies.lora import is_lora, merge_requested, merged
 from tunelab.tasks.base import (
     SPLIT_NAMES,
     BuiltModel,
@@ -34,11 +27,11 @@ from tunelab.tasks.base import (
 from tunelab.tasks.classification import (
     ClassificationTask,
     ClassificationTrainConfig,
-    HeadConfig,
-    Prediction,
-    predictions,
 )
 from tunelab.tasks.image.config import ImageDataConfig, ImageModelConfig
+from tunelab.tasks.image.evaluate import evaluate_images
+from tunelab.tasks.image.predictor import ImagePredictor, load_image_predictor
+from tunelab.tasks.image.save import save_image_model
 
 
 @register_task
@@ -224,217 +217,3 @@ def decode_base64_image(data: str, index: int):
     except (binascii.Error, UnidentifiedImageError, OSError) as err:
         raise ValueError(f"images[{index}]: not a base64-encoded image file ({err})") from None
     return image
-
-
-class ImagePredictor:
-    """A trained image classifier with its preprocessing and labels.
-
-    ``predict`` takes file paths, PIL images or arrays (HxW grayscale, HxWx3 RGB), one
-    or a list; every image is preprocessed exactly as in training (RGB, shorter side
-    resized, centre crop, pretrained mean/std).
-    """
-
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        preprocessing,
-        labels: list[str],
-        device: str | torch.device = "cpu",
-    ) -> None:
-        self.model = model.to(device).eval()
-        self.preprocessing, self.labels = preprocessing, labels
-        self.device = torch.device(device)
-
-    @torch.inference_mode()
-    def predict_proba(self, images: Any, batch_size: int = 64) -> torch.Tensor:
-        """Class probabilities, one row per image, in input order."""
-        from tunelab.tasks.image.decode import open_image
-
-        items = as_image_list(images)
-        out = torch.empty(len(items), len(self.labels))
-        for start in range(0, len(items), batch_size):
-            chunk = [
-                open_image(str(x)) if isinstance(x, str | Path) else x
-                for x in items[start : start + batch_size]
-            ]
-            uint8 = [self.preprocessing.to_uint8(x) for x in chunk]
-            out[start : start + len(chunk)] = self._probabilities(uint8)
-        return out
-
-    def _probabilities(self, uint8: list[torch.Tensor]) -> torch.Tensor:
-        pixels = self.preprocessing.normalize(torch.stack(uint8))
-        logits = self.model(pixel_values=pixels.to(self.device))
-        return logits.float().softmax(-1).cpu()
-
-    @torch.inference_mode()
-    def predict_records(self, records: Sequence[dict], batch_size: int = 64) -> list[dict]:
-        """Each input record (``{"image": path, ...}``) with its prediction, in order.
-
-        A file that is missing or not a readable image (zero bytes, truncated, another
-        format) costs only its own prediction: its record gets an ``error`` naming it,
-        the others are predicted. A record that already holds an ``error`` is kept.
-        """
-        out = [dict(record) for record in records]
-        for start in range(0, len(out), batch_size):
-            chunk = out[start : start + batch_size]
-            ready = {i: x for i, x in enumerate(self._decode_records(chunk)) if x is not None}
-            if ready:
-                probabilities = self._probabilities(list(ready.values()))
-                for i, prediction in zip(
-                    ready, predictions(self.labels, probabilities), strict=True
-                ):
-                    chunk[i].update(prediction.to_dict())
-        return out
-
-    def _decode_records(self, records: list[dict]) -> list[torch.Tensor | None]:
-        """Pixels per record (None where it failed; the record then gets an ``error``)."""
-        from tunelab.tasks.image.decode import _UNREADABLE, open_image
-
-        decoded: list[torch.Tensor | None] = []
-        for record in records:
-            if "error" in record:
-                decoded.append(None)
-                continue
-            try:
-                decoded.append(self.preprocessing.to_uint8(open_image(str(record["image"]))))
-            except _UNREADABLE as err:
-                reason = " ".join(f"{err.__class__.__name__}: {err}".split())
-                record["error"] = f"cannot read image '{record['image']}' ({reason})"
-                decoded.append(None)
-        return decoded
-
-    def predict(self, images: Any, batch_size: int = 64) -> list[Prediction]:
-        """Predicted label and per-label probabilities for each image."""
-        items = as_image_list(images)
-        if not items:
-            return []
-        return predictions(self.labels, self.predict_proba(items, batch_size))
-
-
-def as_image_list(images: Any) -> list:
-    """One image (path, PIL image, HxW / HxWxC array) or many, as a list."""
-    if isinstance(images, str | Path) or hasattr(images, "mode"):
-        return [images]
-    if isinstance(images, np.ndarray | torch.Tensor):
-        single = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))
-        return [images] if single else list(images)
-    return list(images) if isinstance(images, Sequence) else [images]
-
-
-def save_image_model(
-    model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
-) -> Path:
-    """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
-    from tunelab.tasks.image.model import architecture
-
-    # A LoRA adapter is reloaded onto its base weights; a random base (model.pretrained:
-    # false) cannot be rebuilt, so then the adapter is merged and the whole model saved.
-    if merge_requested(cfg.strategy) or built.source is None:
-        model.backbone = merged(model.backbone)
-    lora = is_lora(model.backbone)
-    card = {
-        "task": "image_classification",
-        "labels": labels,
-        "format": "lora" if lora else "full",
-        "model": cfg.model.name,
-        "architecture": architecture(cfg.model.name),
-        "weights": cfg.model.weights,
-        "base_weights": str(built.source) if built.source else None,
-        "preprocessing": built.processor.to_dict(),
-        "head": cfg.model.head.model_dump(),
-        "freeze_bn": cfg.model.freeze_bn,
-        "strategy": cfg.strategy.name,
-    }
-
-    def fill(tmp: Path) -> None:
-        state = model.state_dict()
-        if lora:
-            model.backbone.save_pretrained(str(tmp / "adapter"))
-            buffers = {f"backbone.{n}" for n, _ in model.backbone.named_buffers()}
-            state = {k: v for k, v in state.items() if k.startswith("head.") or k in buffers}
-        save_file(
-            {k: v.detach().contiguous().cpu() for k, v in state.items()},
-            str(tmp / "model.safetensors"),
-        )
-        write_model_card(tmp, card)
-
-    return replace_dir(model_dir, fill)
-
-
-def load_image_predictor(model_dir: Path, card: dict, device: str = "cpu") -> ImagePredictor:
-    """Rebuild a saved image classifier (LoRA: base weights + adapter) as a predictor."""
-    from tunelab.tasks.image.model import build_image_classifier
-    from tunelab.tasks.image.transforms import ImagePreprocessing
-
-    lora = card["format"] == "lora"
-    model_cfg = ImageModelConfig(
-        name=card["model"],
-        weights=card.get("weights"),
-        pretrained=lora,
-        freeze_bn=card.get("freeze_bn", True),
-        head=HeadConfig(**card["head"]),
-    )
-    model, _ = build_image_classifier(model_cfg, len(card["labels"]))
-    if lora:
-        from tunelab.strategies.lora import load_adapter
-
-        model.backbone = load_adapter(model.backbone, model_dir / "adapter")
-    weights = load_file(str(model_dir / "model.safetensors"))
-    _, unexpected = model.load_state_dict(weights, strict=not lora)
-    if unexpected:
-        raise RunDirError(f"{model_dir}: weights do not match the model ({unexpected[:3]})")
-    pre = card["preprocessing"]
-    preprocessing = ImagePreprocessing(
-        pre["size"], tuple(pre["mean"]), tuple(pre["std"]), pre["interpolation"]
-    )
-    return ImagePredictor(model, preprocessing, card["labels"], device)
-
-
-def evaluate_images(
-    predictor: ImagePredictor,
-    run_dir: Path,
-    data: str,
-    label_column: str | None,
-    latency_samples: int = 50,
-) -> dict:
-    """Metrics of an image run's model on a labelled folder or path,label table.
-
-    Columns default to the run's ``data.path_column`` / ``data.label_column``; a file that
-    is not a readable image is an error naming it, or skipped with the run's
-    ``data.on_bad_image: skip``.
-
-    Raises:
-        DataError: unreadable source or image, or labels the model was never trained on.
-    """
-    from tunelab.config import load_config
-    from tunelab.metrics import classification_metrics, measure_latency
-    from tunelab.tasks.image.decode import DecodeReport, decode_entries
-    from tunelab.tasks.image.sources import list_source
-
-    run_data = (
-        load_config(run_dir / "config.yaml").data if (run_dir / "config.yaml").is_file() else None
-    )
-    data_cfg = (run_data or load_config().data).model_copy(
-        update={"label_column": label_column or (run_data.label_column if run_data else "label")}
-    )
-    entries = list_source(data, "--data", data_cfg)
-    images = decode_entries(
-        entries, predictor.preprocessing, data_cfg.on_bad_image, "--data", DecodeReport()
-    )
-    unknown = sorted(set(images.labels) - set(predictor.labels))
-    if unknown:
-        raise DataError(
-            f"--data {data}: label '{unknown[0]}' was not seen in training "
-            f"(known: {', '.join(predictor.labels)}); remove those images"
-        )
-    arrays = [image.permute(1, 2, 0).numpy() for image in images.images]
-    probs = predictor.predict_proba(arrays)
-    ids = {label: i for i, label in enumerate(predictor.labels)}
-    metrics = classification_metrics(
-        [ids[v] for v in images.labels], probs.argmax(-1).tolist(), predictor.labels
-    )
-    metrics.update(
-        measure_latency(lambda a: predictor.predict_proba([a]), arrays[:latency_samples])
-    )
-    metrics["n"] = len(arrays)
-    return metrics
