@@ -113,7 +113,17 @@ def test_recommendation_of_clear_winner():
 def test_recommendation_on_a_loss_speaks_in_loss_units():
     loss = d.Target("loss", "min")
     rows = [
-        {"strategy": "full", "val_loss_mean": 1.398, "val_loss_std": 0.0, "train_seconds_mean": 160},
-        {"strategy": "lora", "val_loss_mean": 1.664, "val_loss_std": 0.0, "train_seconds_mean": 167},
+        {
+            "strategy": "full",
+            "val_loss_mean": 1.398,
+            "val_loss_std": 0.0,
+            "train_seconds_mean": 160,
+        },
+        {
+            "strategy": "lora",
+            "val_loss_mean": 1.664,
+            "val_loss_std": 0.0,
+            "train_seconds_mean": 167,
+        },
     ]
     assert d.recommend(rows, loss)["reason"] == "best validation loss (1.398), 0.266 below lora"
