@@ -24,7 +24,6 @@ class LMSplits:
     fmt: RowFormat
     summary: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)  # no classes: kept for the core's API
     tokenizer: Any = None
 
     @property

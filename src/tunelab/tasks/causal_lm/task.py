@@ -24,8 +24,6 @@ from tunelab.tasks.causal_lm.config import (
 )
 from tunelab.tasks.causal_lm.objective import CausalLMObjective
 
-SAMPLES_IN_METRICS = 8  # generations kept in metrics.json for the report
-
 
 @register_task
 class CausalLMTask(Task):
