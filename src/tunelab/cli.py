@@ -198,11 +198,9 @@ def predict(
     or unreadable image) does not stop the others: its record carries "error" instead of
     a prediction, one line names it on stderr, and the exit code is 2.
     """
-    from tunelab.inference import load
-    from tunelab.run_dir import model_dir_of, read_model_card
-    from tunelab.tasks import get_task
+    from tunelab.inference import load, run_task
 
-    task = get_task(read_model_card(model_dir_of(run_dir))["task"])
+    task = run_task(run_dir)
     records = task.read_inputs(run_dir, list(texts or []), input_file)
     if not records:
         raise TunelabError(f"predict: give {task.noun} as arguments or --input FILE")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunelab.inference import load
-from tunelab.run_dir import model_dir_of, read_model_card
+from tunelab.inference import load, run_task
 
 
 def evaluate_run(
@@ -18,8 +17,5 @@ def evaluate_run(
     Raises:
         DataError: missing columns, unreadable inputs, or labels the model never saw.
     """
-    from tunelab.tasks import get_task
-
     run_dir = Path(run_dir)
-    task = get_task(read_model_card(model_dir_of(run_dir))["task"])
-    return task.evaluate_source(load(run_dir), run_dir, data, columns or {})
+    return run_task(run_dir).evaluate_source(load(run_dir), run_dir, data, columns or {})

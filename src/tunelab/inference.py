@@ -16,8 +16,13 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
 
     Returns the predictor of the run's task (its ``predict`` takes raw inputs).
     """
+    model_dir = model_dir_of(Path(run_dir))
+    return run_task(run_dir).load_predictor(model_dir, read_model_card(model_dir), device)
+
+
+def run_task(run_dir: str | Path) -> Any:
+    """The :class:`~tunelab.tasks.Task` whose model a finished run saved (its model card
+    names it), for commands that read inputs before loading the model."""
     from tunelab.tasks import get_task
 
-    model_dir = model_dir_of(Path(run_dir))
-    card = read_model_card(model_dir)
-    return get_task(card["task"]).load_predictor(model_dir, card, device)
+    return get_task(read_model_card(model_dir_of(Path(run_dir)))["task"])

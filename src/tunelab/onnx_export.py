@@ -50,14 +50,12 @@ def export_onnx(
         TunelabError: the onnx packages are missing, or ONNX Runtime's probabilities
             differ from PyTorch's by more than ``tolerance`` (nothing is written then).
     """
-    from tunelab.inference import load
-    from tunelab.run_dir import model_dir_of, read_model_card
-    from tunelab.tasks import get_task
+    from tunelab.inference import load, run_task
+    from tunelab.run_dir import model_dir_of
 
     _require_onnx()
     model_dir = model_dir_of(Path(run_dir))
-    predictor = load(run_dir)
-    signature = _signature(predictor, get_task(read_model_card(model_dir)["task"]))
+    signature = _signature(load(run_dir), run_task(run_dir))
     samples = signature.samples
     target = Path(output) if output else model_dir / ONNX_FILE
 

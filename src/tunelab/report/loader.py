@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
+from tunelab.config import DEFAULT_TASK
 from tunelab.errors import RunDirError
 from tunelab.report.records import (
     CLASSIFICATION_OBJECTIVE,
-    DEFAULT_TASK,
     CompareData,
     DataSummary,
     EvalRecord,

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TASK = "text_classification"  # what every run was before runs recorded a task
-
 
 @dataclass(frozen=True)
 class MetricInfo:
