@@ -175,3 +175,16 @@ def test_search_minimises_validation_loss(tiny_lm_dir, tmp_path):
     assert result.best_config is not None
     summary = json.loads((tmp_path / "search" / "search_summary.json").read_text())
     assert summary["metric"] == "loss" and summary["direction"] == "minimize"
+
+
+def test_packed_and_merged_run_saves_a_plain_model(tiny_lm_dir, tmp_path):
+    config = _config(tiny_lm_dir, tmp_path, "lora", epochs=1)
+    config["data"]["pack"] = True
+    config["strategy"]["lora"] = {"merge": True}
+    result = tunelab.fine_tune(config, tmp_path / "run")
+    assert result.metrics["steps"] >= 1 and result.metrics["test"]["perplexity"] > 0
+    model_dir = result.run_dir / "model"
+    assert (model_dir / "config.json").is_file() and not (
+        model_dir / "adapter_config.json"
+    ).exists()
+    assert json.loads((model_dir / "tunelab_model.json").read_text())["format"] == "full"
