@@ -175,9 +175,10 @@ def evaluate(
     console.print(table)
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @user_errors
 def predict(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
     texts: Annotated[
         list[str] | None, typer.Argument(help="texts to classify (image runs: image file paths)")
@@ -197,11 +198,15 @@ def predict(
     An input that cannot be predicted (a blank line, a line that is not UTF-8, a missing
     or unreadable image) does not stop the others: its record carries "error" instead of
     a prediction, one line names it on stderr, and the exit code is 2.
+
+    A task whose inputs have named parts takes them as options, e.g. a question-answering
+    run: ``tunelab predict RUN --question Q --context C``.
     """
-    from tunelab.inference import load, run_task
+    from tunelab.inference import field_options, load, run_task
 
     task = run_task(run_dir)
-    records = task.read_inputs(run_dir, list(texts or []), input_file)
+    arguments, fields = field_options(task, [*(texts or []), *ctx.args])
+    records = task.read_inputs(run_dir, arguments, input_file, fields=fields or None)
     if not records:
         raise TunelabError(f"predict: give {task.noun} as arguments or --input FILE")
     failed = 0
@@ -219,6 +224,27 @@ def _failure(record: dict, input_file: Path | None) -> str:
     """One line for a failed input: the --input line or row it came from, and why."""
     place = next((f"{key} {record[key]}" for key in ("line", "row") if key in record), None)
     return f"--input {input_file} {place}: {record['error']}" if place else record["error"]
+
+
+@app.command()
+@user_errors
+def pretrain(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="backbone directory")] = Path(
+        "runs/pretrained"
+    ),
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty --output")] = False,
+) -> None:
+    """Build a backbone by self-supervised training (tasks whose pre-trained weights ship
+    nowhere) and save it as a model directory; then set ``model.name`` to it."""
+    from tunelab.config import load_config
+    from tunelab.pretraining import pretrain as run_pretraining
+
+    cfg = load_config(config, set_ or [])
+    target = run_pretraining(cfg, output, overwrite=overwrite, console=console)
+    where = escape(str(target))
+    console.print(f"backbone: [bold]{where}[/]; use it with --set model.name={where}")
 
 
 @app.command()

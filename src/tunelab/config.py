@@ -207,6 +207,7 @@ def config_class(task: str, strategy: str) -> type[Config]:
             SerializeAsAny[strategy_config_class(strategy)],
             Field(default_factory=lambda: strategy_config_class(strategy)(name=strategy)),
         ),
+        **{name: (cls, Field(default_factory=cls)) for name, cls in sections.extra.items()},
     )
 
 
@@ -337,12 +338,20 @@ def _task_and_strategy(raw: dict[str, Any], source: str) -> tuple[str, str]:
 def _owner(raw: dict[str, Any], loc: tuple) -> str:
     """Who would read the misplaced key: the strategy, the task, or the config itself."""
     if not loc[:-1]:
-        return "the config"
+        return "the config" + _readers(str(loc[0]))
     if loc[0] == "strategy":
         return f"strategy '{(raw.get('strategy') or {}).get('name', StrategyConfig().name)}'"
     if loc[0] in ("model", "data", "train"):
         return f"the {loc[0]} section of task '{raw.get('task', DEFAULT_TASK)}'"
     return f"section '{'.'.join(map(str, loc[:-1]))}'"
+
+
+def _readers(section: str) -> str:
+    """`` (section 'forecast' is read by task 'forecasting')`` for a task-owned section."""
+    from tunelab.tasks import all_tasks
+
+    tasks = [task.name for task in all_tasks() if section in task.sections().extra]
+    return f" (section '{section}' is read by task {', '.join(tasks)})" if tasks else ""
 
 
 def _resolve_metrics(cfg: Config, source: str) -> None:
@@ -359,7 +368,14 @@ def _resolve_metrics(cfg: Config, source: str) -> None:
                 f"choose one of {', '.join(names)}"
             )
     stopping.metric = stopping.metric or objective.monitor
-    stopping.mode = stopping.mode or objective.spec(stopping.metric).mode
+    direction = objective.spec(stopping.metric).mode
+    if stopping.mode not in (None, direction):
+        better = "higher" if direction == "max" else "lower"
+        raise ConfigError(
+            f"{source}: train.early_stopping.mode '{stopping.mode}' contradicts metric "
+            f"'{stopping.metric}' ({better} is better: mode {direction}); drop the mode"
+        )
+    stopping.mode = direction
 
 
 def _did_you_mean(cls: type[BaseModel], loc: tuple) -> str:

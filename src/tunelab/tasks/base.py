@@ -27,17 +27,21 @@ Optional hooks with defaults
     feature caching (:meth:`feature_cache_key`), continual updates (:meth:`take`,
     :meth:`concat`, :meth:`overlap_keys`, :meth:`examples`), representation drift
     (:meth:`drift_embeddings`), latency inputs, ``tunelab layers``, the task's own
-    sections of ``report.html`` (:meth:`report_sections`).
+    sections of ``report.html`` (:meth:`report_sections`), self-supervised pre-training
+    of a backbone (:meth:`pretrain`, ``tunelab pretrain``), inputs made of named fields
+    (:attr:`input_fields`, ``tunelab predict --<field> VALUE``), task-owned top-level
+    config sections (``TaskSections.extra``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
+from pydantic import BaseModel
 from rich.console import Console
 
 from tunelab.config import Config, DataConfig, ModelConfig, TrainConfig
@@ -68,11 +72,17 @@ class BuiltModel:
 
 @dataclass(frozen=True)
 class TaskSections:
-    """The config classes a task contributes."""
+    """The config classes a task contributes.
+
+    ``extra`` holds top-level sections only this task reads (e.g. a forecaster's
+    ``forecast:``), name -> pydantic class; a config of another task that sets one is
+    refused like any unknown key.
+    """
 
     model: type[ModelConfig]
     data: type[DataConfig]
     train: type[TrainConfig]
+    extra: dict[str, type[BaseModel]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,9 @@ class Task(ABC):
     input_key: ClassVar[str] = "input"  # the key of a raw input in predict records
     request_key: ClassVar[str] = "inputs"  # the ``serve`` request body's key for a batch
     request_is_text: ClassVar[bool] = True  # its items are texts (bounded by --max-chars)
+    # Named parts of one input, given to ``tunelab predict`` as ``--<field> VALUE``
+    # options (e.g. a question and its context); () when an input is one value.
+    input_fields: ClassVar[tuple[str, ...]] = ()
     objective_class: ClassVar[type[Objective]]
     # Strategies that make sense for the task (None: all); e.g. a language model has no
     # new head to train on cached features.
@@ -144,11 +157,19 @@ class Task(ABC):
         """Rebuild the predictor from a ``model/`` directory and its model card."""
 
     @abstractmethod
-    def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
+    def read_inputs(
+        self,
+        run_dir: Path,
+        arguments: list[str],
+        input_file: Path | None,
+        fields: dict[str, str] | None = None,
+    ) -> list:
         """Input records for ``tunelab predict``: ``{input_key: value}`` per argument, then
         one per line / row of ``--input`` (with ``line`` or ``row``); an unusable input
         is a record with an ``error``, kept so output N is input N. The predictor's
-        ``predict_records(records)`` adds each prediction (or keeps the error)."""
+        ``predict_records(records)`` adds each prediction (or keeps the error).
+        ``fields``: the ``--<field> VALUE`` options of a task with :attr:`input_fields`,
+        which together make one more input."""
 
     @abstractmethod
     def request_inputs(self, payload: dict[str, Any]) -> list:
@@ -216,6 +237,15 @@ class Task(ABC):
         """``(pretrained, tuned)`` embeddings of reference inputs, or None when the task
         does not measure representation drift."""
         return None
+
+    def pretrain(self, cfg: Config, output_dir: Path, console: Console) -> Path:
+        """Build a backbone by self-supervised training on ``cfg``'s data and save it as
+        a directory ``model.name`` can point to (``tunelab pretrain``); for tasks where
+        no pre-trained weights ship. Returns that directory."""
+        raise ConfigError(
+            f"task '{self.name}' has no self-supervised pre-training; "
+            "give a pre-trained model.name instead"
+        )
 
     def report_sections(self, run: Any) -> list[ReportSection]:
         """Sections ``report.html`` shows after its generic ones for a run of this task

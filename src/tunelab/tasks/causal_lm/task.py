@@ -114,7 +114,13 @@ class CausalLMTask(Task):
 
         return load_causal_predictor(model_dir, card, device)
 
-    def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
+    def read_inputs(
+        self,
+        run_dir: Path,
+        arguments: list[str],
+        input_file: Path | None,
+        fields: dict[str, str] | None = None,
+    ) -> list:
         """``{"prompt"}`` per argument, then ``{"line", "prompt"}`` per line of a ``.txt``;
         an empty one carries an ``error``."""
         from tunelab.io import read_line_records

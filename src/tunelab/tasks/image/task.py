@@ -143,7 +143,13 @@ class ImageTask(ClassificationTask):
     def load_predictor(self, model_dir: Path, card: dict, device: str) -> ImagePredictor:
         return load_image_predictor(model_dir, card, device)
 
-    def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
+    def read_inputs(
+        self,
+        run_dir: Path,
+        arguments: list[str],
+        input_file: Path | None,
+        fields: dict[str, str] | None = None,
+    ) -> list:
         """Input records: ``{"image": path}`` per argument, then ``{"line": N, "image":
         path}`` per line of a ``.txt`` file of paths (lines end at ``\\n`` only; a blank
         line is a record with an ``error``, so outputs stay aligned with the lines)."""

@@ -116,7 +116,13 @@ class TextTask(ClassificationTask):
 
         return load_text_predictor(model_dir, card, device)
 
-    def read_inputs(self, run_dir: Path, arguments: list[str], input_file: Path | None) -> list:
+    def read_inputs(
+        self,
+        run_dir: Path,
+        arguments: list[str],
+        input_file: Path | None,
+        fields: dict[str, str] | None = None,
+    ) -> list:
         """Input records: ``{"text"}`` per argument, then ``{"line" | "row", "text"}`` per
         line of a ``.txt`` or row of a table; an unusable one carries an ``error``."""
         from tunelab.tasks.text.predictor import read_texts, text_records
