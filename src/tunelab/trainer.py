@@ -44,6 +44,7 @@ class TrainState:
     batch_in_epoch: int = 0
     best_value: float | None = None
     best_epoch: int | None = None
+    best_step: int | None = None
     epoch_seconds: list[float] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     stopped_early: bool = False
@@ -143,8 +144,27 @@ class Trainer:
                 if self.early_stopping.should_stop:
                     self.state.stopped_early = True
                     break
+        self._report_stop()
         self._restore_best()
         return self.state
+
+    def _report_stop(self) -> None:
+        """Say why training ended early (if it did) and which evaluation's weights are kept."""
+        stopping, state = self.early_stopping, self.state
+        metric = f"val {stopping.metric}"
+        if state.stopped_early:
+            self.console.print(
+                f"early stopping: {metric} did not improve for {stopping.patience} "
+                f"evaluations (train.early_stopping.patience); stopped at epoch "
+                f"{state.history[-1]['epoch']} of {self.num_epochs}, step {state.step}"
+            )
+        if state.best_value is not None:
+            extreme = "highest" if stopping.mode == "max" else "lowest"
+            self.console.print(
+                f"kept the weights of epoch {state.best_epoch} (step {state.best_step}): "
+                f"{metric} {state.best_value:.4f}, the {extreme} of {len(state.history)} "
+                f"evaluations"
+            )
 
     def _done(self) -> bool:
         return self.state.step >= self.total_steps or self.early_stopping.should_stop
@@ -234,11 +254,11 @@ class Trainer:
         result = self.evaluate(self.val_data)
         for callback in self.callbacks:
             callback.on_evaluate(self, result.metrics)
+        row = self._history_row(result.metrics, running, started)
         if self.early_stopping.improved:
             self.state.best_value = self.early_stopping.best
-            self.state.best_epoch = self.state.epoch
+            self.state.best_epoch, self.state.best_step = row["epoch"], row["step"]
             self._save_weights("best")
-        row = self._history_row(result.metrics, running, started)
         self.state.history.append(row)
         if not self.console.quiet:  # rich renders even for a quiet console: ~1 ms a line
             self.console.print(format_history_row(row, self.objective))
