@@ -124,6 +124,9 @@ class TrainConfig(_Section):
     # AVX512-BF16), else fp32; on a CPU without it bf16 is emulated and slower.
     mixed_precision: Literal["no", "bf16", "fp16", "auto"] = "no"
     compile: bool = False  # torch.compile the model (dynamic shapes); pays off on long runs
+    # A NaN/inf loss or gradient: stop the run (marked failed, naming the step and the
+    # likely cause), or skip that step's update and count it (metrics.json).
+    on_nonfinite: Literal["stop", "skip"] = "stop"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
 
 

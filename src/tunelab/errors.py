@@ -22,5 +22,9 @@ class ModelError(TunelabError):
     """An unknown model name or a directory that does not hold a loadable model."""
 
 
+class TrainingDiverged(TunelabError):
+    """The loss or the gradients became NaN/inf: settings (LR, fp16) the data cannot take."""
+
+
 class RunDirError(TunelabError):
     """An output directory that holds another run, or a run directory that is incomplete."""

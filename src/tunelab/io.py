@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -81,6 +82,37 @@ def existing_dir(target: str | Path) -> Path | None:
         return target
     old = target.with_name(f".{target.name}.old")
     return old if old.is_dir() else None
+
+
+NONFINITE_OUTPUT = (
+    "the model's output is not finite (NaN/inf): its weights are damaged, e.g. by a "
+    "diverged run; retrain it (a lower train.lr, train.on_nonfinite: stop)"
+)
+
+
+def finite_record(record: dict) -> dict:
+    """A prediction record that is valid JSON: NaN/inf (which ``json.dumps`` would write
+    as the invalid tokens ``NaN``/``Infinity``) become null, and the record gets an
+    ``error`` saying the model's output is not finite."""
+    if not _nonfinite(record):
+        return record
+    return {**_finite(record), "error": record.get("error") or NONFINITE_OUTPUT}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _nonfinite(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_nonfinite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_nonfinite(v) for v in value)
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _json_default(value: Any) -> Any:

@@ -26,7 +26,7 @@ from tunelab.acceleration import (
 )
 from tunelab.callbacks import Callback, EarlyStopping
 from tunelab.config import TrainConfig
-from tunelab.errors import ConfigError
+from tunelab.errors import ConfigError, TrainingDiverged
 from tunelab.io import append_jsonl, write_text
 from tunelab.layers import LayerGroup, count_params, eval_mode, set_train_mode
 from tunelab.objective import Batches, EvalResult, Objective
@@ -48,6 +48,7 @@ class TrainState:
     epoch_seconds: list[float] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     stopped_early: bool = False
+    nonfinite_skipped: int = 0  # optimizer steps skipped for a NaN/inf loss or gradient
 
     @property
     def train_seconds(self) -> float:
@@ -152,6 +153,17 @@ class Trainer:
         """Say why training ended early (if it did) and which evaluation's weights are kept."""
         stopping, state = self.early_stopping, self.state
         metric = f"val {stopping.metric}"
+        if state.nonfinite_skipped >= max(state.step, 1):
+            raise TrainingDiverged(
+                f"all {state.step} optimizer steps had a non-finite loss or gradient and were "
+                f"skipped (train.on_nonfinite: skip), so nothing was trained; likely cause: "
+                f"{self._nonfinite_cause()}"
+            )
+        if state.nonfinite_skipped:
+            self.console.print(
+                f"[yellow]warning:[/] {state.nonfinite_skipped} of {state.step} optimizer steps "
+                "skipped for a non-finite loss or gradient (train.on_nonfinite: skip)"
+            )
         if state.stopped_early:
             self.console.print(
                 f"early stopping: {metric} did not improve for {stopping.patience} "
@@ -193,8 +205,9 @@ class Trainer:
         )
         started, seen, running = time.perf_counter(), 0, RunningLoss()
         for indices in batches[self.state.batch_in_epoch :]:
-            loss, score = self._train_batch(indices)
-            running.add(loss, score, len(indices))
+            scored = self._train_batch(indices)
+            if scored is not None:  # None: a skipped non-finite step, kept out of the mean
+                running.add(*scored, len(indices))
             seen += len(indices)
             self.state.batch_in_epoch += 1
             if progress is not None:
@@ -213,23 +226,70 @@ class Trainer:
         self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
         self._evaluate_and_checkpoint(running, started)
 
-    def _train_batch(self, indices: list[int]) -> tuple[float, float]:
+    def _train_batch(self, indices: list[int]) -> tuple[float, float] | None:
+        """Loss and score of one batch, or None when its non-finite update was skipped."""
         batch = self._to_device(self.train_data.collate(indices))
         targets = batch.pop("labels")
         with self.accelerator.accumulate(self.model), self.accelerator.autocast():
             outputs = self.model(**batch)
             loss = self.objective.loss(outputs, targets)
-            self.accelerator.backward(loss)
-            if self.accelerator.sync_gradients and self.cfg.grad_clip:
-                self.accelerator.clip_grad_norm_(self._trainable(), self.cfg.grad_clip)
-            self.optimizer.step()
+            loss_value = float(loss.detach())
+            finite = self._finite("loss", loss_value)
+            if finite:
+                self.accelerator.backward(loss)
+            if self.accelerator.sync_gradients:
+                finite = self._clip_gradients() and finite
+            if finite:
+                self.optimizer.step()
             self.scheduler.step() if self.accelerator.sync_gradients else None
             self.optimizer.zero_grad(set_to_none=True)
         if self.accelerator.sync_gradients:
             self.state.step += 1
+            self.state.nonfinite_skipped += not finite
             for callback in self.callbacks:
                 callback.on_step_end(self, self.state.step)
-        return float(loss.detach()), self.objective.batch_score(outputs.detach(), targets)
+        if not finite:
+            return None
+        return loss_value, self.objective.batch_score(outputs.detach(), targets)
+
+    def _clip_gradients(self) -> bool:
+        """Clip to ``train.grad_clip``; whether the gradient norm is finite.
+
+        Under fp16 an overflowing gradient is the loss scaler's business: it skips that
+        step and lowers the scale, so only the loss is checked there.
+        """
+        fp16 = self.accelerator.mixed_precision == "fp16"
+        if self.cfg.grad_clip:
+            norm = self.accelerator.clip_grad_norm_(self._trainable(), self.cfg.grad_clip)
+        elif not fp16:
+            grads = [p.grad for p in self._trainable() if p.grad is not None]
+            norm = torch.nn.utils.get_total_norm(grads) if grads else None
+        if fp16 or norm is None:
+            return True
+        return self._finite("gradient norm", float(norm))
+
+    def _finite(self, what: str, value: float) -> bool:
+        """True for a finite value; else stop (TrainingDiverged) or, when
+        ``train.on_nonfinite: skip``, False so the step's update is skipped."""
+        if math.isfinite(value) or self.cfg.on_nonfinite == "skip":
+            return math.isfinite(value)
+        raise TrainingDiverged(
+            f"step {self.state.step + 1} (epoch {self.state.epoch + 1}): the training {what} "
+            f"is {value}; likely cause: {self._nonfinite_cause()}; or set "
+            "train.on_nonfinite: skip to skip such steps"
+        )
+
+    def _nonfinite_cause(self) -> str:
+        if self.accelerator.mixed_precision == "fp16":
+            return "fp16 overflow: use train.mixed_precision bf16 or no, or lower train.lr"
+        if self.state.step == self.state.nonfinite_skipped:  # no update applied yet
+            return (
+                "the model's output is not finite before any update (NaN/inf in weights or inputs)"
+            )
+        return (
+            f"a learning rate too high (train.lr {self.cfg.lr:g}, train.head_lr "
+            f"{self.cfg.head_lr:g}): lower it, or set train.grad_clip"
+        )
 
     def _step_eval_due(self) -> bool:
         every = self.cfg.eval_every_steps
