@@ -6,6 +6,7 @@ A new task is one package under ``tunelab/tasks/`` plus its import line below.
 # Registration lines: importing a task package registers it (one line per task).
 from tunelab.config import DEFAULT_TASK
 from tunelab.tasks import (
+    audio,  # noqa: F401
     image,  # noqa: F401
     text,  # noqa: F401
 )
@@ -20,6 +21,7 @@ from tunelab.tasks.base import (
     task_names,
 )
 from tunelab.tasks.causal_lm import task as causal_lm  # noqa: F401
+from tunelab.tasks.question_answering import task as question_answering  # noqa: F401
 
 
 def task_for_model(name: str) -> Task:
