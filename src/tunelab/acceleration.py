@@ -33,6 +33,49 @@ def resolve_mixed_precision(setting: str, device: str) -> str:
     return "bf16" if native_bf16(device) else "no"
 
 
+def check_mixed_precision(setting: str, device: str) -> None:
+    """Refuse a precision the device cannot run: fp16 autocast and its loss scaler need
+    a GPU, and on a CPU accelerate would silently train in fp32 instead."""
+    if setting == "fp16" and runs_on_cpu(device):
+        instead = "bf16 (native on this CPU) or no" if native_bf16("cpu") else "no"
+        raise ConfigError(
+            f"train.mixed_precision=fp16 needs a GPU, but this run is on the CPU (where "
+            f"it would silently run in fp32); use {instead}"
+        )
+
+
+def runs_on_cpu(device: str) -> bool:
+    """Whether ``train.device`` puts the run on the CPU (``auto`` without a GPU)."""
+    gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
+    return device == "cpu" or (device == "auto" and not gpu)
+
+
+def build_accelerator(device: str, mixed_precision: str, grad_accum_steps: int):
+    """An ``Accelerator`` for one run. accelerate keeps one precision per process and
+    refuses another; a run after a run (compare, search, a notebook) may ask for one, so
+    the per-run part of its state is cleared first (the process group is kept)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(
+        cpu=device == "cpu",
+        mixed_precision=resolve_mixed_precision(mixed_precision, device),
+        gradient_accumulation_steps=grad_accum_steps,
+    )
+
+
+def precision_used(accelerator, model: nn.Module, setting: str) -> dict[str, str]:
+    """What the run computes in, as recorded in ``metrics.json``: the autocast dtype
+    (or the weights' own when there is none), the weights' dtype, and the setting."""
+    dtype = next((p.dtype for p in model.parameters() if p.requires_grad), torch.float32)
+    weights = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(
+        dtype, str(dtype).removeprefix("torch.")
+    )
+    autocast = accelerator.mixed_precision if accelerator.native_amp else None
+    return {"compute": autocast or weights, "weights": weights, "requested": setting}
+
+
 def compile_in_place(model: nn.Module) -> nn.Module:
     """``torch.compile`` the model's forward, keeping the module (and state-dict names).
 

@@ -306,14 +306,10 @@ def prefix_cache_callbacks(
     says why not (once) when it cannot; ``on`` makes "cannot" an error; ``off`` never.
     """
     mode = getattr(cfg.strategy, "prefix_cache", "off")  # only bottom-freezing strategies
+    check_prefix_cache_setting(cfg, model, plans)
     if not hasattr(data["train"], "lengths"):
         return []  # pooled features are cached already (feature extraction)
     if mode == "off" or not _freezes_bottom(plans):
-        if mode == "on":
-            raise ConfigError(
-                f"strategy.prefix_cache=on: strategy '{cfg.strategy.name}' "
-                "freezes no bottom layers to cache; set it to auto or off"
-            )
         return []
     reason = _unsupported(cfg, model, data)
     if reason is not None:
@@ -337,15 +333,37 @@ def prefix_cache_callbacks(
     ]
 
 
+def check_prefix_cache_setting(cfg, model: nn.Module, plans: list[GroupPlan]) -> None:
+    """Refuse ``strategy.prefix_cache: on`` where no cache can apply, from the config,
+    model and plans alone: a run checks this before it writes anything."""
+    if getattr(cfg.strategy, "prefix_cache", "off") != "on":
+        return
+    if not _freezes_bottom(plans):
+        raise ConfigError(
+            f"strategy.prefix_cache=on: strategy '{cfg.strategy.name}' "
+            "freezes no bottom layers to cache; set it to auto or off"
+        )
+    reason = _unsupported_model(model)
+    if reason is not None:
+        raise ConfigError(f"strategy.prefix_cache=on: {reason}; set it to auto or off")
+
+
 def _freezes_bottom(plans: list[GroupPlan]) -> bool:
     """The bottom group starts frozen, and no LoRA (adapters change the frozen part)."""
     return plans[0].state == "frozen" and all(p.state != "lora" for p in plans)
 
 
-def _unsupported(cfg, model: nn.Module, data: dict) -> str | None:
+def _unsupported_model(model: nn.Module) -> str | None:
     if not getattr(model, "resumable", False):
         kind = getattr(getattr(getattr(model, "backbone", None), "config", None), "model_type", "")
         return f"'{kind or type(model).__name__}' is not a supported encoder (BERT family)"
+    return None
+
+
+def _unsupported(cfg, model: nn.Module, data: dict) -> str | None:
+    reason = _unsupported_model(model)
+    if reason is not None:
+        return reason
     every = getattr(cfg.strategy, "unfreeze_every_steps", None)
     if (
         cfg.strategy.name == "gradual_unfreeze"

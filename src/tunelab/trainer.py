@@ -18,11 +18,14 @@ from rich.progress import Progress
 
 from tunelab import checkpoint
 from tunelab.acceleration import (
+    build_accelerator,
     cache_accelerate_package_checks,
     check_device,
+    check_mixed_precision,
     compile_in_place,
     intra_op_threads,
-    resolve_mixed_precision,
+    native_bf16,
+    precision_used,
 )
 from tunelab.callbacks import Callback, EarlyStopping
 from tunelab.config import TrainConfig
@@ -93,18 +96,15 @@ class Trainer:
         callbacks: list[Callback] | None = None,
         console: Console | None = None,
     ) -> None:
-        from accelerate import Accelerator
-
         check_device(cfg.device)
+        check_mixed_precision(cfg.mixed_precision, cfg.device)
         check_grad_accum(cfg, len(train_data))
         self.cfg, self.groups, self.plans, self.objective = cfg, groups, plans, objective
         self.train_data, self.val_data, self.run_dir = train_data, val_data, run_dir
         self.console = console or Console(quiet=True)
-        self.accelerator = Accelerator(
-            cpu=cfg.device == "cpu",
-            mixed_precision=resolve_mixed_precision(cfg.mixed_precision, cfg.device),
-            gradient_accumulation_steps=cfg.grad_accum_steps,
-        )
+        self.accelerator = build_accelerator(cfg.device, cfg.mixed_precision, cfg.grad_accum_steps)
+        self.precision = precision_used(self.accelerator, model, cfg.mixed_precision)
+        self._print_precision()
         self.early_stopping = _early_stopping(cfg, objective)
         self.callbacks = [*(callbacks or []), self.early_stopping]
         self.state = TrainState()
@@ -130,6 +130,20 @@ class Trainer:
     def device(self) -> torch.device:
         """Where batches go."""
         return self.accelerator.device
+
+    def _print_precision(self) -> None:
+        """One line: what the run computes in, and a warning where that is slow."""
+        used, device = self.precision, self.accelerator.device.type
+        how = "no autocast" if self.accelerator.native_amp is False else "autocast"
+        self.console.print(
+            f"precision: {used['compute']} on {device} ({how}, {used['weights']} weights; "
+            f"train.mixed_precision {used['requested']})"
+        )
+        if used["compute"] == "bf16" and device == "cpu" and not native_bf16("cpu"):
+            self.console.print(
+                "[yellow]warning:[/] this CPU has no native bf16 (AVX512-BF16/AMX): bf16 is "
+                "emulated and slower than fp32; train.mixed_precision no is faster here"
+            )
 
     # ----------------------------------------------------------------- fit
     def fit(self, resume: bool = False) -> TrainState:
