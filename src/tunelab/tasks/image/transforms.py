@@ -129,6 +129,16 @@ def _tv_interpolation(interpolation: str):
         return InterpolationMode.BILINEAR
 
 
+def _affine_interpolation(mode):
+    """The interpolation for rotations, shears and translations of uint8 tensors, which
+    torchvision runs in nearest or bilinear only (bicubic, timm's usual resize, raises
+    on the first batch); resizes keep the pretrained ``mode``."""
+    from torchvision.transforms import InterpolationMode
+
+    usable = (InterpolationMode.NEAREST, InterpolationMode.BILINEAR)
+    return mode if mode in usable else InterpolationMode.BILINEAR
+
+
 def build_augmentation(aug: AugmentConfig, pre: ImagePreprocessing) -> Callable | None:
     """Per-image uint8 -> uint8 torchvision v2 transform, or None when nothing is on.
 
@@ -138,6 +148,7 @@ def build_augmentation(aug: AugmentConfig, pre: ImagePreprocessing) -> Callable 
     from torchvision.transforms import v2
 
     mode = _tv_interpolation(pre.interpolation)
+    warp = _affine_interpolation(mode)
     ops: list = []
     if aug.crop_scale is not None:
         low, high = aug.crop_scale
@@ -156,10 +167,10 @@ def build_augmentation(aug: AugmentConfig, pre: ImagePreprocessing) -> Callable 
         strength = aug.color_jitter
         ops.append(v2.ColorJitter(brightness=strength, contrast=strength, saturation=strength))
     if aug.auto == "trivial":
-        ops.append(v2.TrivialAugmentWide(interpolation=mode))
+        ops.append(v2.TrivialAugmentWide(interpolation=warp))
     elif aug.auto == "randaugment":
         ops.append(
-            v2.RandAugment(aug.randaugment_ops, aug.randaugment_magnitude, interpolation=mode)
+            v2.RandAugment(aug.randaugment_ops, aug.randaugment_magnitude, interpolation=warp)
         )
     return v2.Compose(ops) if ops else None
 
