@@ -1,0 +1,10 @@
+"""Time series: ``timeseries_classification`` and ``forecasting`` on one backbone family.
+
+Both tasks put a patch transformer (HF PatchTST / PatchTSMixer, from a local directory
+or pre-trained here by ``tunelab pretrain``) under a new head; readers for ``.ts``, wide
+and long CSVs, the backbone, pre-training and the classical baselines are shared.
+"""
+
+from tunelab.tasks.timeseries.classification_task import SeriesClassificationTask
+
+__all__ = ["SeriesClassificationTask"]
