@@ -9,6 +9,7 @@ from tunelab.tasks import (
     audio,  # noqa: F401
     image,  # noqa: F401
     text,  # noqa: F401
+    timeseries,  # noqa: F401
 )
 from tunelab.tasks.base import (
     BuiltModel,
