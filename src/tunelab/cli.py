@@ -95,11 +95,14 @@ def run(
 ) -> None:
     """Fine-tune a model with one strategy and write a run directory."""
     from tunelab.config import load_config
+    from tunelab.distributed import is_main_process
     from tunelab.run import fine_tune
 
     overrides = [*(set_ or []), *([f"model.init_from={init_from}"] if init_from else [])]
     cfg = load_config(config, overrides)
     result = fine_tune(cfg, output, resume=resume, overwrite=overwrite, console=console)
+    if not is_main_process():  # torchrun / accelerate launch: rank 0 reports
+        return
     print_metrics(result.metrics)
     if "continual" in result.metrics:
         old = result.metrics["continual"]

@@ -10,7 +10,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from tunelab.continual import (
     init_from_run,
     old_test_report,
 )
+from tunelab.distributed import is_main_process, worker_run_dir
 from tunelab.errors import RunDirError
 from tunelab.features import cached_features
 from tunelab.io import write_json
@@ -75,8 +76,27 @@ def fine_tune(
     """
     cfg = _as_config(config)
     check_continual(cfg)
-    console = console or Console(quiet=True)
     run_dir = _choose_run_dir(cfg, output_dir)
+    if is_main_process():
+        console = console or Console(quiet=True)
+        return _fine_tune(cfg, run_dir, resume, overwrite, console, feature_memory, callbacks)
+    with worker_run_dir(run_dir, resume) as scratch:  # torchrun: ranks > 0 write nothing
+        result = _fine_tune(
+            cfg, scratch, resume, True, Console(quiet=True), feature_memory, callbacks
+        )
+    return replace(result, run_dir=run_dir)
+
+
+def _fine_tune(
+    cfg: Config,
+    run_dir: Path,
+    resume: bool,
+    overwrite: bool,
+    console: Console,
+    feature_memory: dict | None,
+    callbacks: list | None,
+) -> RunResult:
+    """:func:`fine_tune` in the process that owns ``run_dir``."""
     _check_run_dir(run_dir, cfg, resume, overwrite)
     _seed(cfg.train.seed)
     task = get_task(cfg.task)

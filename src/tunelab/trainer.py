@@ -111,15 +111,15 @@ class Trainer:
         self.model = model
         self.trained_names = _trained_param_names(model, groups, plans)
         self.steps_per_epoch = math.ceil(
-            math.ceil(len(train_data) / cfg.batch_size) / cfg.grad_accum_steps
+            self._batches_per_process(len(train_data)) / cfg.grad_accum_steps
         )
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
         self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         optimizer = build_optimizer(build_param_groups(model, groups, plans, cfg), cfg)
-        scheduler = build_scheduler(optimizer, cfg, self.total_steps)
-        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
-            model, optimizer, scheduler
-        )
+        # The scheduler stays outside accelerate, which would step it once per process
+        # per optimizer step; it counts this process's steps (see _batches_per_process).
+        self.scheduler = build_scheduler(optimizer, cfg, self.total_steps)
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         if cfg.compile:
             compile_in_place(self._unwrapped())
         cache_accelerate_package_checks()
@@ -444,6 +444,11 @@ class Trainer:
             k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
             for k, v in batch.items()
         }
+
+    def _batches_per_process(self, examples: int) -> int:
+        """Training batches this process takes per epoch (:meth:`_shard`)."""
+        batches, world = math.ceil(examples / self.cfg.batch_size), self.accelerator.num_processes
+        return batches if world == 1 else batches // world
 
     def _shard(self, batches: list[list[int]]) -> list[list[int]]:
         """Each DDP process (accelerate launch / torchrun) takes every n-th batch."""
