@@ -23,9 +23,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tunelab.config import DataConfig
+from tunelab.data.labels import check_label_kind
 from tunelab.errors import DataError
 
 _INTEGRAL_DECIMAL = re.compile(r"^[+-]?\d+\.0+$")
@@ -114,11 +116,37 @@ def select_columns(frame: pd.DataFrame, cfg: DataConfig, label: str) -> pd.DataF
             raise DataError(
                 f"{label}: no column '{column}'; columns are: {columns}; set data.{key}"
             )
+        require_scalars(frame[column], label, column, key)
     return pd.DataFrame(
         {
             "text": frame[cfg.text_column].map(normalize_text).astype(object),
             "label": frame[cfg.label_column].map(normalize_label).astype(object),
         }
+    )
+
+
+_NESTED_HINT = {
+    "text_column": "join them into one text first, or point data.text_column at a text column",
+    "label_column": "one label per row is needed (lists are multi-label targets, which "
+    "tunelab does not train); point data.label_column at a single-label column",
+}
+
+
+def require_scalars(values: pd.Series, where: str, column: str, key: str) -> None:
+    """Refuse a column of lists or structs (Parquet / JSONL nested values), which
+    ``str()`` would turn into texts like ``"['a' 'b']"`` or into one class per list.
+
+    Raises:
+        DataError: naming the column, the first such row (1-based) and what to do.
+    """
+    nested = values.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray))
+    if not nested.any():
+        return
+    row = int(nested.to_numpy().argmax())
+    kind = "structs" if isinstance(values.iloc[row], dict) else "lists"
+    raise DataError(
+        f"{where}: column '{column}' holds {kind} (first at row {row + 1}), not single "
+        f"values; {_NESTED_HINT[key]}"
     )
 
 
@@ -193,8 +221,14 @@ def find_small_classes(train: pd.DataFrame, min_count: int) -> dict[str, int]:
     """Classes with fewer than ``min_count`` training rows, with their counts.
 
     Counted on the whole training pool (before validation / test are split off it), so a
-    class is judged by all the examples the user provided for training.
+    class is judged by all the examples the user provided for training. Every task's
+    pool passes here first, so this is also where labels that are no class names
+    (regression targets, multi-label sets) are refused.
+
+    Raises:
+        DataError: the labels look like a regression target or like sets of labels.
     """
+    check_label_kind(train["label"])
     if min_count <= 1:
         return {}
     sizes = train["label"].value_counts()
