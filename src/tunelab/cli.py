@@ -206,6 +206,7 @@ def predict(
     run: ``tunelab predict RUN --question Q --context C``.
     """
     from tunelab.inference import field_options, load, run_task
+    from tunelab.io import finite_record
 
     task = run_task(run_dir)
     arguments, fields = field_options(task, [*(texts or []), *ctx.args])
@@ -213,8 +214,9 @@ def predict(
     if not records:
         raise TunelabError(f"predict: give {task.noun} as arguments or --input FILE")
     failed = 0
-    for record in load(run_dir).predict_records(records):
-        sys.stdout.write(json.dumps(record) + "\n")
+    for predicted in load(run_dir).predict_records(records):
+        record = finite_record(predicted)  # a diverged model's NaN is not JSON
+        sys.stdout.write(json.dumps(record, allow_nan=False) + "\n")
         if "error" in record:
             failed += 1
             message = escape(_failure(record, input_file))  # a path may hold [brackets]
