@@ -34,9 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     parser.add_argument(
         "--rows",
-        choices=("all", "classification", "causal_lm"),
+        choices=("all", "classification", "causal_lm", "quality"),
         default="all",
-        help="classification: rows 1-6 (they share models); causal_lm: row 7 alone",
+        help="classification: rows 1-6 (they share models); causal_lm: row 7 alone; "
+        "quality: row 8 (defaults vs tuned baselines, issue 12)",
     )
     args = parser.parse_args(argv)
     quiet()
@@ -68,7 +69,11 @@ def run_rows(sizes: Sizes, console: Console, which: str = "all") -> list[Row]:
     def log(message: str) -> None:
         console.print(f"[dim]{message}[/]")
 
+    if which == "quality":
+        return quality_rows(console, log)
     rows = classification_rows(sizes, console, log) if which != "causal_lm" else []
+    if which == "all":
+        rows += quality_rows(console, log)
     if which != "classification":
         console.print("[bold]causal-LM LoRA SFT vs TRL (7; each run in a fresh process)[/]")
         rows += row_causal_lm.run(sizes, log)
@@ -89,6 +94,14 @@ def classification_rows(sizes: Sizes, console: Console, log) -> list[Row]:
     console.print("[bold]single-text latency (5)[/]")
     latency = row_latency.run(data, sizes, trained, log)
     return [*trained.rows, *features, *latency]
+
+
+def quality_rows(console: Console, log) -> list[Row]:
+    """Row 8: the defaults' test macro-F1 against tuned baselines (issue 12)."""
+    import row_quality
+
+    console.print("[bold]quality of the defaults on imbalanced data (8)[/]")
+    return row_quality.run(log)
 
 
 def table(rows: list[Row]) -> Table:

@@ -111,7 +111,11 @@ def _imbalanced_csv(tmp_path) -> str:
 
 def test_run_prints_and_records_each_decision(tiny_config, tmp_path):
     tiny_config["data"]["train"] = _imbalanced_csv(tmp_path)
-    tiny_config["strategy"] = {"name": "feature_extraction", "head_epochs": 4}
+    tiny_config["strategy"] = {
+        "name": "feature_extraction",
+        "head_solver": "adamw",
+        "head_epochs": 4,
+    }
     out = io.StringIO()
     result = tunelab.fine_tune(tiny_config, tmp_path / "run", console=Console(file=out, width=200))
     printed = out.getvalue()

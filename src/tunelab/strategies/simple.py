@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from torch import nn
 
 from tunelab.config import StrategyConfig, TrainConfig
 from tunelab.errors import ConfigError
+from tunelab.head_solver import linear_head
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
 
@@ -40,11 +42,16 @@ HEAD_PATIENCE = 10
 class FeatureExtractionConfig(StrategyConfig):
     """The head trains on cached features, to convergence.
 
-    ``head_epochs``: the epochs the head trains for, replacing ``train.epochs`` (early
-    stopping, with a patience of at least 10 evaluations, usually ends it sooner).
+    ``head_solver``: ``lbfgs`` solves a linear head full-batch to convergence, its weight
+    decay chosen on validation (``tunelab.head_solver``); ``adamw`` trains it with the
+    trainer for ``head_epochs``; ``auto`` (default) is ``lbfgs`` when the head is one
+    linear layer, else ``adamw``.
+    ``head_epochs``: the epochs an ``adamw`` head trains for, replacing ``train.epochs``
+    (early stopping, with a patience of at least 10 evaluations, usually ends it sooner).
     """
 
     name: Literal["feature_extraction"] = "feature_extraction"
+    head_solver: Literal["auto", "lbfgs", "adamw"] = "auto"
     head_epochs: int = Field(HEAD_EPOCHS, ge=1)
 
 
@@ -69,12 +76,24 @@ class FeatureExtraction(Strategy):
     name = "feature_extraction"
     config_class = FeatureExtractionConfig
     uses_feature_cache = True
+    # The linear layer the run solves with L-BFGS instead of training (set by plan).
+    head_to_solve: nn.Linear | None = None
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
+        if self.cfg.head_solver != "adamw":
+            self.head_to_solve = linear_head(groups[-1])
+            if self.head_to_solve is None and self.cfg.head_solver == "lbfgs":
+                raise ConfigError(
+                    "strategy.head_solver=lbfgs needs a head that is one linear layer; "
+                    "this head has hidden layers: use strategy.head_solver=adamw"
+                )
         return _head_only(groups)
 
     def adjust_train(self, train_cfg: TrainConfig) -> TrainConfig:
-        """``strategy.head_epochs`` epochs, early-stopping patience at least 10."""
+        """``strategy.head_epochs`` epochs, early-stopping patience at least 10 (a solved
+        head keeps ``train_cfg``: it takes no epochs)."""
+        if self.head_to_solve is not None:
+            return train_cfg
         stopping = train_cfg.early_stopping
         patience = max(stopping.patience, HEAD_PATIENCE)
         return train_cfg.model_copy(
