@@ -75,9 +75,9 @@ def read_ct2(path: str | Path, load_data: bool = True) -> CT2Model:
     """Every variable of a CTranslate2 ``model.bin`` as a numpy array.
 
     Args:
-        load_data: False reads names and shapes only (zero-filled arrays of the right
-            shape and dtype are not made; values are empty arrays shaped like the data),
-            enough to build the architecture for training from scratch.
+        load_data: False reads names, shapes and scalar options only (arrays are
+            zero views of the right shape): enough to build the architecture for
+            training from scratch.
 
     Raises:
         ModelError: not a CTranslate2 file, an unsupported version or data type, or a
@@ -104,10 +104,10 @@ def read_ct2(path: str | Path, load_data: bool = True) -> CT2Model:
             raise ModelError(f"{path}: variable '{name}' has unsupported dtype id {dtype_id}")
         raw = cursor.take(cursor.unpack("I"))
         dtype = DTYPES[dtype_id]
-        if load_data:
+        if load_data or not shape:  # scalars are options (head counts): always read
             variables[name] = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-        else:
-            variables[name] = np.empty(shape, dtype=dtype) if not shape else np.zeros((), dtype)
+        else:  # a read-only zero view of the right shape, no memory
+            variables[name] = np.broadcast_to(np.zeros((), dtype), shape)
     aliases = {cursor.string(): cursor.string() for _ in range(cursor.unpack("I"))}
     return CT2Model(spec, revision, variables, aliases, version)
 
@@ -122,7 +122,7 @@ def write_ct2(path: str | Path, model: CT2Model) -> Path:
     parts = [struct.pack("<I", model.version), string(model.spec)]
     parts += [struct.pack("<I", model.revision), struct.pack("<I", len(model.variables))]
     for name, value in model.variables.items():
-        value = np.ascontiguousarray(value)
+        value = np.asarray(value)
         parts += [string(name), struct.pack("<B", value.ndim)]
         parts += [struct.pack("<I", dim) for dim in value.shape]
         parts += [struct.pack("<B", DTYPE_IDS[value.dtype]), struct.pack("<I", value.nbytes)]
@@ -170,8 +170,14 @@ def whisper_config(model: CT2Model):
         raise ModelError(f"CTranslate2 spec '{model.spec}' is not {WHISPER_SPEC}")
     _check_options(v)
     d_model, mels, _ = v["encoder/conv1/weight"].shape
+    vocab = int(v["decoder/embeddings/weight"].shape[0])
+    special = min(50256, vocab - 1)  # Whisper's <|endoftext|>, inside a tiny test vocabulary
     return WhisperConfig(
-        vocab_size=v["decoder/embeddings/weight"].shape[0],
+        vocab_size=vocab,
+        pad_token_id=special,
+        bos_token_id=special,
+        eos_token_id=special,
+        decoder_start_token_id=min(50257, vocab - 1),
         num_mel_bins=int(mels),
         d_model=int(d_model),
         encoder_layers=_count_layers(v, "encoder"),

@@ -236,22 +236,23 @@ def _hf_encoder(path: Path, pretrained: bool) -> tuple[nn.Module, Any, str]:
             f"model.name '{path}': not a CTranslate2 Whisper or an HF audio model directory "
             f"with config.json and preprocessor_config.json ({err.__class__.__name__})"
         ) from None
+    _quiet_own_masking(config)
     if pretrained:
-        model = AutoModel.from_pretrained(path, trust_remote_code=False)
+        model = AutoModel.from_pretrained(path, config=config, trust_remote_code=False)
     else:
         model = AutoModel.from_config(config)
     if config.model_type == "whisper":
         model = model.get_encoder()
-    _quiet_own_masking(model)
     return model, extractor, config.model_type
 
 
-def _quiet_own_masking(model: nn.Module) -> None:
+def _quiet_own_masking(config: Any) -> None:
     """Wav2Vec2 / HuBERT mask time steps themselves in training (their SpecAugment);
-    tunelab's seeded ``data.augment`` replaces it, so it is switched off."""
+    tunelab's seeded ``data.augment`` replaces it, so it is switched off (before the
+    model is built: then it has no mask embedding to save either)."""
     for key in ("mask_time_prob", "mask_feature_prob"):
-        if hasattr(model.config, key):
-            setattr(model.config, key, 0.0)
+        if hasattr(config, key):
+            setattr(config, key, 0.0)
 
 
 def build_audio_classifier(
