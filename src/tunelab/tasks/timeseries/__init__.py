@@ -6,5 +6,6 @@ and long CSVs, the backbone, pre-training and the classical baselines are shared
 """
 
 from tunelab.tasks.timeseries.classification_task import SeriesClassificationTask
+from tunelab.tasks.timeseries.forecasting_task import ForecastingTask
 
-__all__ = ["SeriesClassificationTask"]
+__all__ = ["ForecastingTask", "SeriesClassificationTask"]

@@ -28,8 +28,7 @@ class SeriesBatches(FixedSizeBatching):
 @dataclass
 class WindowBatches(FixedSizeBatching):
     """Forecasting windows: context ``[N, L]`` with its observed mask, and ``labels``
-    ``[N, horizon + 2]``: the future values, the context's scale (the loss is measured
-    in it) and the series' MASE scale."""
+    ``[N, horizon + 3]`` (see :meth:`.forecast_data.Windows.targets`)."""
 
     context: torch.Tensor
     observed: torch.Tensor

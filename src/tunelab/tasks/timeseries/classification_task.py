@@ -65,7 +65,7 @@ class SeriesClassificationTask(ClassificationTask):
         from tunelab.tasks.timeseries.backbone import backbone_path, context_length
         from tunelab.tasks.timeseries.classification_data import prepare_classification_data
 
-        length = cfg.data.length or context_length(backbone_path(cfg.model.name))
+        length = context_length(backbone_path(cfg.model.name))
         return prepare_classification_data(cfg.data, length, cfg.data.seed)
 
     def build_model(self, cfg: Config, splits) -> BuiltModel:

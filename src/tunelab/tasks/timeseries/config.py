@@ -32,11 +32,12 @@ class TSModelConfig(ModelConfig):
 
 
 class TSClassificationDataConfig(ClassificationDataConfig):
-    """``.ts`` files (UCR/UEA) or wide CSVs (one series per row, a label column)."""
+    """``.ts`` files (UCR/UEA) or wide CSVs (one series per row, a label column).
 
-    # Every series is resampled (linear interpolation) to this many points, which also
-    # makes unequal lengths equal; null: the backbone's context length.
-    length: int | None = Field(None, ge=8)
+    Every series is resampled (linear interpolation) to the backbone's context length,
+    which also makes unequal lengths equal.
+    """
+
     normalize: Literal["per_series", "none"] = "per_series"  # z-score per series/channel
     missing: Missing = "interpolate"
 
@@ -64,7 +65,6 @@ class ForecastConfig(_Section):
     # null: from the series' frequency (monthly 12, quarterly 4, weekly 52, daily 7,
     # hourly 24; else 1 = naive)
     season_length: int | None = Field(None, ge=1)
-    context_length: int | None = Field(None, ge=8)  # null: the backbone's
     window_stride: int = Field(1, ge=1)  # step between training windows
     loss: Literal["mse", "mae"] = "mse"  # on values scaled by each window's context
     baselines: list[Literal["seasonal_naive", "mean", "ets", "arima"]] = Field(

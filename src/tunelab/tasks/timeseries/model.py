@@ -15,6 +15,17 @@ from tunelab.tasks.classification import HeadConfig
 from tunelab.tasks.timeseries.backbone import encoder_output, lora_targets
 
 
+def window_loc_scale(
+    context: torch.Tensor, observed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of each ``[B, L]`` context's observed points
+    (``[B, 1]`` each; the scale floored as PatchTST's std scaler floors it)."""
+    count = observed.sum(dim=1, keepdim=True).clamp(min=1.0)
+    loc = (context * observed).sum(dim=1, keepdim=True) / count
+    variance = (((context - loc) * observed) ** 2).sum(dim=1, keepdim=True) / count
+    return loc, torch.sqrt(variance + 1e-5)
+
+
 class SeriesClassifier(nn.Module):
     """Patch embeddings averaged over patches, one vector per channel, concatenated."""
 
@@ -44,9 +55,10 @@ class SeriesClassifier(nn.Module):
 class SeriesForecaster(nn.Module):
     """A linear head from every patch embedding to the next ``horizon`` points.
 
-    The head works in the backbone's scaled units; the window's mean and scale are
-    added back, so outputs are in the series' own units. Cached features carry them as
-    their last two columns.
+    Outputs are in the window's standardised units (``(y - loc) / scale`` of its
+    context, :func:`window_loc_scale`): the loss is then alike for series of any
+    magnitude, and the head is linear in the features, so feature extraction can solve
+    it in closed form. Predictors and the objective add ``loc`` and ``scale`` back.
     """
 
     def __init__(self, backbone: nn.Module, context: int, horizon: int, dropout: float = 0.1):
@@ -68,9 +80,9 @@ class SeriesForecaster(nn.Module):
     def encode(
         self, past_values: torch.Tensor, past_observed_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``[B, context, 1]`` -> ``[B, patches * d_model + 2]`` (features, loc, scale)."""
-        hidden, loc, scale = encoder_output(self.backbone, past_values, past_observed_mask)
-        return torch.cat([hidden[:, 0].flatten(1), loc[:, :, 0], scale[:, :, 0]], dim=1)
+        """``[B, context, 1]`` -> ``[B, patches * d_model]``."""
+        hidden, _, _ = encoder_output(self.backbone, past_values, past_observed_mask)
+        return hidden[:, 0].flatten(1)
 
     def forward(
         self,
@@ -78,11 +90,10 @@ class SeriesForecaster(nn.Module):
         past_observed_mask: torch.Tensor | None = None,
         features: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``[B, horizon]`` forecasts in the series' units."""
+        """``[B, horizon]`` forecasts in the window's standardised units."""
         if features is None:
             features = self.encode(past_values, past_observed_mask)
-        loc, scale = features[:, -2:-1], features[:, -1:]
-        return self.head(features[:, :-2]) * scale + loc
+        return self.head(features)
 
     def lora_target_modules(self) -> list[str]:
         return lora_targets(self.backbone)
