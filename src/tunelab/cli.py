@@ -50,7 +50,8 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except TunelabError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            # escape: a path like data[v2] would otherwise be read as markup and vanish
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; resume with --resume")
@@ -111,8 +112,8 @@ def run(
             f"{old['old_test_accuracy_after']:.3f} after the update"
         )
         for flag in old["flags"]:
-            console.print(f"[yellow]flag[/] {flag['kind']}: {flag['message']}")
-    console.print(f"run directory: [bold]{result.run_dir}[/]")
+            console.print(f"[yellow]flag[/] {flag['kind']}: {escape(flag['message'])}")
+    console.print(f"run directory: [bold]{escape(str(result.run_dir))}[/]")
 
 
 def print_metrics(metrics: dict) -> None:
@@ -145,7 +146,7 @@ def print_metrics(metrics: dict) -> None:
             f"({100 * forgetting['rise']:+.1f}%)"
         )
     for flag in metrics.get("flags", []):
-        console.print(f"[yellow]flag[/] {flag['kind']}: {flag['message']}")
+        console.print(f"[yellow]flag[/] {flag['kind']}: {escape(flag['message'])}")
     console.print(
         f"trained {metrics['trainable_params']:,} of {metrics['total_params']:,} parameters; "
         f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s "
@@ -169,7 +170,7 @@ def evaluate(
     if json_out:
         typer.echo(json.dumps(metrics, indent=2))
         return
-    table = Table(title=f"{run_dir} on {data} (n={metrics['n']})")
+    table = Table(title=escape(f"{run_dir} on {data} (n={metrics['n']})"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
@@ -278,7 +279,7 @@ def layers(
     from tunelab.summary import describe_layers
 
     rows = describe_layers(model)
-    table = Table(title=f"{model}: layer groups, bottom to top")
+    table = Table(title=escape(f"{model}: layer groups, bottom to top"))
     for column in ("#", "group", "params", "share"):
         table.add_column(column, justify="right" if column != "group" else "left")
     total = sum(r["params"] for r in rows)
@@ -311,9 +312,9 @@ def compare(
     cfg = load_config(config, set_ or [])
     names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     result = run_compare(cfg, names, seeds, output, console=console, report=not no_report)
-    console.print(f"comparison directory: [bold]{result.output_dir}[/]")
+    console.print(f"comparison directory: [bold]{escape(str(result.output_dir))}[/]")
     if result.report:
-        console.print(f"open the report: [bold]{result.report}[/]")
+        console.print(f"open the report: [bold]{escape(str(result.report))}[/]")
 
 
 @app.command()
@@ -358,7 +359,7 @@ def export(
 
     result = export_onnx(run_dir, output, tolerance)
     console.print(
-        f"onnx: [bold]{result.path}[/] ({result.size_mb:.1f} MB; inputs "
+        f"onnx: [bold]{escape(str(result.path))}[/] ({result.size_mb:.1f} MB; inputs "
         f"{', '.join(result.inputs)} -> logits); ONNX Runtime vs PyTorch: max probability "
         f"difference {result.max_abs_diff:.1e}"
     )
@@ -373,7 +374,7 @@ def report(
     """Write one self-contained report.html for a run or a comparison."""
     from tunelab.report import write_report
 
-    console.print(f"report: [bold]{write_report(directory, output)}[/]")
+    console.print(f"report: [bold]{escape(str(write_report(directory, output)))}[/]")
 
 
 @app.command()
@@ -425,10 +426,11 @@ def search(
     if result.best_config is None:
         err_console.print("no trial completed; see trials.csv and trials/*.log")
         raise typer.Exit(1)
-    console.print(f"best config: [bold]{result.best_config}[/]  (tunelab run {result.best_config})")
-    console.print(f"trials: [bold]{result.output_dir / 'trials.csv'}[/]")
+    best = escape(str(result.best_config))
+    console.print(f"best config: [bold]{best}[/]  (tunelab run {best})")
+    console.print(f"trials: [bold]{escape(str(result.output_dir / 'trials.csv'))}[/]")
     if result.report:
-        console.print(f"report: [bold]{result.report}[/]")
+        console.print(f"report: [bold]{escape(str(result.report))}[/]")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 from torch import nn
 
 from tunelab.batching import VariableLengthBatching
@@ -315,7 +316,7 @@ def prefix_cache_callbacks(
     if reason is not None:
         if mode == "on":
             raise ConfigError(f"strategy.prefix_cache=on: {reason}; set it to auto or off")
-        console.print(f"[dim]note: frozen-prefix cache off ({reason})[/]")
+        console.print(f"[dim]note: frozen-prefix cache off ({escape(reason)})[/]")
         return []
     spill_dir = Path(cfg.strategy.cache_dir) if cfg.strategy.cache_dir else None
     return [
