@@ -70,9 +70,15 @@ def test_cka_is_one_for_rotations_and_low_for_unrelated():
     rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
     assert d.linear_cka(x, 3.0 * x @ rotation) == pytest.approx(1.0)
     assert d.linear_cka(x, rng.normal(size=(200, 16))) < 0.3
-    numbers, flag = d.drift_flag("full", x, rng.normal(size=(200, 16)))
-    assert flag is not None and flag.kind == "catastrophic_forgetting"
-    assert d.drift_flag("top_k", x, x + 0.01 * rng.normal(size=x.shape))[1] is None
+    numbers = d.drift_numbers(x, rng.normal(size=(200, 16)))  # information, no flag
+    assert numbers["cka"] < 0.3 and set(numbers) == {"cka", "mean_cosine"}
+
+
+def test_forgetting_is_flagged_from_the_old_task_score_not_from_drift():
+    score = {"name": "answer retrieval top-1", "before": 0.53, "after": 0.33, "n": 256}
+    flag = d.old_task_flag("full", score)
+    assert flag.kind == "catastrophic_forgetting" and "0.530 to 0.330" in flag.message
+    assert d.old_task_flag("top_k", {**score, "after": 0.50}) is None  # within 5 points
 
 
 def test_forgetting_flag_on_old_test_set():

@@ -159,7 +159,7 @@ def summarise(
                 flag = diagnostics.negative_transfer_flag(row, scratch, target)
                 flags += [flag] if flag else []
         gain = _transfer_gain(rows, scratch, target)
-    flags += _drift(base, run_dirs, by_name)
+    flags += _drift_and_forgetting(base, run_dirs, by_name)
     flags += _run_flags(run_dirs)
     first = next(iter(run_dirs.values()))[0]
     data = (
@@ -266,8 +266,10 @@ def _transfer_gain(rows: list[dict], scratch: dict, target: diagnostics.Target) 
     }
 
 
-def _drift(base: Config, run_dirs: dict[str, list[Path]], by_name: dict) -> list:
-    """Representation drift of each backbone-training strategy on reference inputs."""
+def _drift_and_forgetting(base: Config, run_dirs: dict[str, list[Path]], by_name: dict) -> list:
+    """For each backbone-training strategy: representation drift on reference inputs
+    (information) and the pretrained model's own task before vs after (a flag when it
+    dropped), where the task measures them."""
     from tunelab.tasks import get_task
 
     task = get_task(base.task)
@@ -276,11 +278,13 @@ def _drift(base: Config, run_dirs: dict[str, list[Path]], by_name: dict) -> list
         if name in (SCRATCH, "feature_extraction"):
             continue
         embeddings = task.drift_embeddings(base, dirs[0], REFERENCE_INPUTS)
-        if embeddings is None:
-            continue
-        numbers, flag = diagnostics.drift_flag(name, *embeddings)
-        by_name[name].update({"cka": numbers["cka"], "mean_cosine": numbers["mean_cosine"]})
-        flags += [flag] if flag else []
+        if embeddings is not None:
+            by_name[name].update(diagnostics.drift_numbers(*embeddings))
+        score = task.old_task_score(base, dirs[0], REFERENCE_INPUTS)
+        if score is not None:
+            by_name[name]["old_task_change"] = score["after"] - score["before"]
+            flag = diagnostics.old_task_flag(name, score)
+            flags += [flag] if flag else []
     return flags
 
 
@@ -310,9 +314,14 @@ def _mean_std(row: dict, metric: str) -> str:
 
 
 FIXED_COLUMNS = ("train s", "s/epoch", "trainable", "p50 ms", "peak MB")
-# Shown when some row has them: representation drift (CKA), a language model's rise in
-# perplexity on general reference text (forgetting).
-OPTIONAL_COLUMNS = (("cka", "CKA"), ("reference_ppl_rise", "ref ppl +%"))
+# Shown when some row has them: representation drift (CKA, information), the change of
+# the pretrained model's own-task score, a language model's rise in perplexity on general
+# reference text (the last two measure forgetting).
+OPTIONAL_COLUMNS = (
+    ("cka", "CKA"),
+    ("old_task_change", "old task Δ"),
+    ("reference_ppl_rise", "ref ppl +%"),
+)
 
 
 def _forms(extras: list[tuple[str, str]]) -> list[str]:

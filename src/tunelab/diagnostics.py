@@ -1,8 +1,9 @@
 """Transfer-learning diagnostics, each a flag with the numbers behind it.
 
 Pure functions over histories, metric tables and embeddings, so they are tested with
-constructed inputs: overfitting, negative transfer, representation drift (catastrophic
-forgetting) and the strategy recommendation.
+constructed inputs: overfitting, negative transfer, representation drift (information),
+catastrophic forgetting measured on the pretrained model's own task, and the strategy
+recommendation.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import numpy as np
 
 OVERFIT_GAP = 0.15  # train minus validation score (accuracy for classification)
 VAL_LOSS_RISE = 0.10  # val loss 10% above its best while train loss keeps falling
-DRIFT_CKA = 0.80  # linear CKA of pre- vs post-fine-tuning embeddings below this
+# The pretrained model's own task (what it could do before) lost this much of its score
+# (e.g. 0.05 = five points of answer-retrieval accuracy): catastrophic forgetting.
+OLD_TASK_DROP = 0.05
 NOISE_FLOOR = 0.01  # one point of F1: below this, two strategies are a tie
 
 
@@ -118,18 +121,32 @@ def mean_cosine(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(num / np.maximum(den, 1e-12)))
 
 
-def drift_flag(strategy: str, before: np.ndarray, after: np.ndarray) -> tuple[dict, Flag | None]:
-    """How far fine-tuning moved the backbone's embeddings of a reference set."""
-    numbers = {"cka": linear_cka(before, after), "mean_cosine": mean_cosine(before, after)}
-    if numbers["cka"] < DRIFT_CKA:
-        return numbers, Flag(
-            "catastrophic_forgetting",
-            strategy,
-            f"backbone representation moved: linear CKA {numbers['cka']:.2f} (< {DRIFT_CKA}), "
-            f"mean cosine {numbers['mean_cosine']:.2f} vs the pretrained embeddings",
-            numbers,
-        )
-    return numbers, None
+def drift_numbers(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """How far fine-tuning moved the backbone's embeddings of a reference set.
+
+    Information, never a flag: moving the representation is what fine-tuning is for.
+    Forgetting is a measured loss on the old task (:func:`old_task_flag`).
+    """
+    return {"cka": linear_cka(before, after), "mean_cosine": mean_cosine(before, after)}
+
+
+def old_task_flag(strategy: str, score: dict) -> Flag | None:
+    """The pretrained model's own task scored worse after fine-tuning.
+
+    ``score``: ``{"name", "before", "after", "n"}`` from the task's ``old_task_score``
+    (higher is better), e.g. answer retrieval of a sentence encoder or ImageNet
+    top-1 agreement of a CNN.
+    """
+    drop = score["before"] - score["after"]
+    if drop <= OLD_TASK_DROP:
+        return None
+    return Flag(
+        "catastrophic_forgetting",
+        strategy,
+        f"the pretrained model's own task got worse: {score['name']} fell from "
+        f"{score['before']:.3f} to {score['after']:.3f} on {score['n']} reference examples",
+        dict(score),
+    )
 
 
 def forgetting_flag(strategy: str, old_before: float, old_after: float) -> Flag | None:

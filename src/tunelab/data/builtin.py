@@ -86,21 +86,26 @@ def _package_dir(module: str, dataset: str, where: str, pip_command: str) -> Pat
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def chatterbot_files(where: str, dataset: str = "chatterbot-topics") -> list[tuple[Path, dict]]:
+    """Each English chatterbot-corpus YAML file with its parsed content, in name order
+    (``categories`` and ``conversations``: lists of turns)."""
+    root = _package_dir("chatterbot_corpus", dataset, where, "pip install chatterbot-corpus")
+    return [
+        (path, yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {})
+        for path in sorted((root / "data" / "english").glob("*.yml"))
+    ]
+
+
 def _load_chatterbot_topics(where: str) -> SourceTable:
     """One row per conversation turn; label = first category of the YAML file, lowercased."""
-    root = _package_dir(
-        "chatterbot_corpus", "chatterbot-topics", where, "pip install chatterbot-corpus"
-    )
-    english = root / "data" / "english"
     rows: list[tuple[str, str]] = []
-    for path in sorted(english.glob("*.yml")):
-        content = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    for _, content in chatterbot_files(where):
         label = str(content["categories"][0]).lower()
         for conversation in content.get("conversations") or []:
             rows.extend((turn, label) for turn in conversation if isinstance(turn, str))
     if not rows:
         raise DataError(
-            f"{where}: no conversations found under {english}; pip install --force-reinstall "
+            f"{where}: no chatterbot conversations found; pip install --force-reinstall "
             "chatterbot-corpus"
         )
     frame = pd.DataFrame(rows, columns=["text", "label"])

@@ -247,6 +247,13 @@ class Task(ABC):
             "give a pre-trained model.name instead"
         )
 
+    def old_task_score(self, cfg: Config, run_dir: Path, limit: int) -> dict | None:
+        """The pretrained model's own task scored before and after fine-tuning, on at
+        most ``limit`` reference examples: ``{"name", "before", "after", "n"}`` (higher
+        is better), or None when the task does not measure it. ``compare`` flags
+        catastrophic forgetting from this drop, not from representation drift."""
+        return None
+
     def report_sections(self, run: Any) -> list[ReportSection]:
         """Sections ``report.html`` shows after its generic ones for a run of this task
         (``run``: a :class:`tunelab.report.records.RunData`), e.g. a classifier's

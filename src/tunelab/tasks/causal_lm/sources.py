@@ -8,17 +8,14 @@ configurable, so a file need not be rewritten to fit.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-import yaml
-
+from tunelab.data.builtin import chatterbot_files
 from tunelab.errors import DataError
 
 BUILTIN_PREFIX = "builtin:"
 CHATTERBOT_DIALOGUES = "chatterbot-dialogues"
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -55,17 +52,15 @@ def chatterbot_dialogues(topics: list[str] | None = None) -> list[dict]:
     Args:
         topics: file stems to keep (e.g. ``["ai", "food"]``); all 21 by default.
     """
-    folder = _chatterbot_english_dir()
-    files = sorted(folder.glob("*.yml"))
+    files = chatterbot_files(f"{BUILTIN_PREFIX}{CHATTERBOT_DIALOGUES}", CHATTERBOT_DIALOGUES)
     if topics is not None:
-        files = [f for f in files if f.stem in set(topics)]
-        missing = sorted(set(topics) - {f.stem for f in files})
+        known = ", ".join(sorted(path.stem for path, _ in files))
+        files = [(path, content) for path, content in files if path.stem in set(topics)]
+        missing = sorted(set(topics) - {path.stem for path, _ in files})
         if missing:
-            known = ", ".join(sorted(f.stem for f in folder.glob("*.yml")))
             raise DataError(f"chatterbot topics {missing} not found; available: {known}")
     rows = []
-    for file in files:
-        document = yaml.load(file.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    for file, document in files:
         for conversation in document.get("conversations", []):
             messages = _alternating_turns(conversation)
             if messages:
@@ -79,16 +74,6 @@ def _alternating_turns(conversation: list) -> list[dict]:
     turns = turns[: len(turns) - len(turns) % 2]
     roles = ("user", "assistant")
     return [{"role": roles[i % 2], "content": t} for i, t in enumerate(turns)]
-
-
-def _chatterbot_english_dir() -> Path:
-    spec = importlib.util.find_spec("chatterbot_corpus")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            f"{BUILTIN_PREFIX}{CHATTERBOT_DIALOGUES} needs chatterbot-corpus; "
-            "pip install chatterbot-corpus"
-        )
-    return Path(spec.submodule_search_locations[0]) / "data" / "english"
 
 
 def read_rows(source: str | Path) -> list[dict]:

@@ -168,6 +168,12 @@ class TextTask(ClassificationTask):
 
         return pretrained_and_tuned_embeddings(cfg, run_dir, limit)
 
+    def old_task_score(self, cfg: Config, run_dir: Path, limit: int) -> dict | None:
+        """Answer retrieval of the sentence encoder before vs after (tasks.text.old_task)."""
+        from tunelab.tasks.text.old_task import old_task_score
+
+        return old_task_score(cfg, run_dir, limit)
+
 
 class _TextLogits(torch.nn.Module):
     """Token ids and mask (and token types) -> logits, with named arguments for ONNX."""
