@@ -11,8 +11,15 @@ from tunelab.objective import Objective
 class RunningLoss:
     """Mean loss and the objective's training score over the batches of one epoch so far."""
 
-    def __init__(self) -> None:
-        self.total, self.score_sum, self.count, self.batches = 0.0, 0.0, 0, 0
+    def __init__(
+        self, total: float = 0.0, score_sum: float = 0.0, count: int = 0, batches: int = 0
+    ):
+        self.total, self.score_sum, self.count, self.batches = total, score_sum, count, batches
+
+    def state(self) -> list[float]:
+        """The sums so far, for a checkpoint: a mid-epoch resume continues them, so the
+        epoch's training loss covers every batch, not only those after the resume."""
+        return [self.total, self.score_sum, self.count, self.batches]
 
     def add(self, loss: float, score: float, n: int) -> None:
         """Count one batch: its mean loss, its score summed over examples, and its size."""

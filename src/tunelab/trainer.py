@@ -52,6 +52,7 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
     stopped_early: bool = False
     nonfinite_skipped: int = 0  # optimizer steps skipped for a NaN/inf loss or gradient
+    running: list[float] = field(default_factory=list)  # this epoch's RunningLoss sums
 
     @property
     def train_seconds(self) -> float:
@@ -217,7 +218,8 @@ class Trainer:
             if progress
             else None
         )
-        started, seen, running = time.perf_counter(), 0, RunningLoss()
+        resumed_sums = self.state.running if self.state.batch_in_epoch else []
+        started, seen, running = time.perf_counter(), 0, RunningLoss(*resumed_sums)
         for indices in batches[self.state.batch_in_epoch :]:
             scored = self._train_batch(indices)
             if scored is not None:  # None: a skipped non-finite step, kept out of the mean
@@ -338,6 +340,7 @@ class Trainer:
             self.console.print(format_history_row(row, self.objective))
         if self.run_dir is not None:
             append_jsonl(self.run_dir / "history.jsonl", row)
+            self.state.running = running.state()
             self._save_last()
 
     def _history_row(self, metrics: dict, running: RunningLoss, started: float) -> dict:
