@@ -16,7 +16,9 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
+from tunelab.acceleration import check_device, check_mixed_precision
 from tunelab.config import Config, TrainConfig, load_config
 from tunelab.continual import (
     add_replay,
@@ -29,10 +31,10 @@ from tunelab.distributed import is_main_process, worker_run_dir
 from tunelab.errors import RunDirError
 from tunelab.features import cached_features
 from tunelab.head_solver import fit_head
-from tunelab.io import write_json
+from tunelab.io import existing_dir, write_json
 from tunelab.layers import count_params
 from tunelab.metrics import measure_latency
-from tunelab.prefix_cache import prefix_cache_callbacks
+from tunelab.prefix_cache import check_prefix_cache_setting, prefix_cache_callbacks
 from tunelab.strategies import Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups
 from tunelab.tasks import BuiltModel, Task, get_task
@@ -98,12 +100,14 @@ def _fine_tune(
     callbacks: list | None,
 ) -> RunResult:
     """:func:`fine_tune` in the process that owns ``run_dir``."""
-    _check_run_dir(run_dir, cfg, resume, overwrite)
+    resume = _check_run_dir(run_dir, cfg, resume, overwrite, console)
+    check_device(cfg.train.device)  # what can be checked is checked before anything is written
+    check_mixed_precision(cfg.train.mixed_precision, cfg.train.device)
     _seed(cfg.train.seed)
     task = get_task(cfg.task)
     splits = task.prepare_data(cfg)
     for warning in splits.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")  # names user files, labels
     built = task.build_model(cfg, splits)
     init_from = getattr(cfg.model, "init_from", None)
     if init_from:
@@ -113,11 +117,13 @@ def _fine_tune(
     if earlier is not None:
         splits, replay = add_replay(task, splits, cfg, earlier)
         console.print(
-            f"replay: {replay['examples']} training examples of {replay['from']} added "
+            f"replay: {replay['examples']} training examples of "
+            f"{escape(str(replay['from']))} added "
             f"({replay['left_out_overlap']} left out: they occur in the new validation/test)"
         )
     strategy, groups, plans = apply_strategy(built.model, cfg.strategy)
     print_groups(console, groups, plans, cfg)
+    check_prefix_cache_setting(cfg, built.model, plans)
 
     _start_run_dir(run_dir, cfg, resume)
     try:
@@ -206,7 +212,7 @@ def _decide(
             reason = f"strategy {strategy.name}; config says {before.get(key)}"
             decisions[f"train.{key}"] = {"value": value, "reason": reason}
     for key, decision in decisions.items():
-        console.print(f"{key}: {decision['value']} ({decision['reason']})")
+        console.print(escape(f"{key}: {decision['value']} ({decision['reason']})"))
     return train_cfg, decisions
 
 
@@ -253,11 +259,26 @@ def _choose_run_dir(cfg: Config, output_dir: str | Path | None) -> Path:
     return Path("runs") / f"{cfg.strategy.name}-{stamp}"
 
 
-def _check_run_dir(run_dir: Path, cfg: Config, resume: bool, overwrite: bool) -> None:
-    """Refuse to mix two runs in one directory; ``--resume`` needs the same config."""
+def _check_run_dir(
+    run_dir: Path, cfg: Config, resume: bool, overwrite: bool, console: Console
+) -> bool:
+    """Refuse to mix two runs in one directory; ``--resume`` needs the same config.
+
+    A run that stopped before its first checkpoint (killed, or refused by a check made
+    once training starts) holds nothing to protect or resume: it starts over, with or
+    without ``--resume``.
+
+    Returns:
+        Whether to resume from the directory's last checkpoint.
+    """
     if resume and overwrite:
         raise RunDirError("--resume and --overwrite contradict each other; pass one of them")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"--output {run_dir} is a file, not a directory; choose another --output")
     holds_run = (run_dir / "config.yaml").is_file()
+    if holds_run and not _has_progress(run_dir):
+        console.print(f"{escape(str(run_dir))}: its run stopped before a checkpoint; starting over")
+        return False
     if resume:
         if not holds_run:
             raise RunDirError(f"--resume: {run_dir} holds no run to resume; drop --resume")
@@ -275,6 +296,13 @@ def _check_run_dir(run_dir: Path, cfg: Config, resume: bool, overwrite: bool) ->
         what = "holds another run" if holds_run else "is not empty and is not a tunelab run"
         hint = "pass --resume to continue it, --overwrite to replace it, or " if holds_run else ""
         raise RunDirError(f"output directory {run_dir} {what}; {hint}choose another --output")
+    return resume
+
+
+def _has_progress(run_dir: Path) -> bool:
+    """Whether a run directory holds anything worth keeping: a checkpoint or a model."""
+    last = existing_dir(run_dir / "checkpoints" / "last")
+    return last is not None or (run_dir / "model").exists()
 
 
 def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
@@ -351,6 +379,8 @@ def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltMod
         "steps": state.step,
         "best_epoch": state.best_epoch,
         "stopped_early": state.stopped_early,
+        "nonfinite_steps_skipped": state.nonfinite_skipped,
+        "precision": trainer.precision,
         "peak_memory_mb": _peak_memory_mb(),
         "strategy": cfg.strategy.name,
         "model": cfg.model.name,
