@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# tempfile's names: our ".NAME." prefix, 8 random characters, our ".tmp" suffix
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -73,6 +77,24 @@ def replace_dir(target: str | Path, fill: Callable[[Path], None]) -> Path:
     os.replace(tmp, target)
     shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def remove_orphan_temps(directory: str | Path) -> list[Path]:
+    """Remove what a killed :func:`atomic_write` / :func:`replace_dir` left under
+    ``directory`` (two levels deep): ``.NAME.XXXXXXXX.tmp`` files and directories, and a
+    moved-aside ``.NAME.old`` whose ``NAME`` exists again (while ``NAME`` is missing it
+    is the copy :func:`existing_dir` recovers, so it stays).
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    for path in [*Path(directory).glob(".*"), *Path(directory).glob("*/.*")]:
+        stale_old = path.suffix == ".old" and path.with_name(path.name[1:-4]).exists()
+        if _TEMP_NAME.match(path.name) or stale_old:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def existing_dir(target: str | Path) -> Path | None:

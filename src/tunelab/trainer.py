@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from tunelab import checkpoint
@@ -30,7 +31,7 @@ from tunelab.acceleration import (
 from tunelab.callbacks import Callback, EarlyStopping
 from tunelab.config import TrainConfig
 from tunelab.errors import ConfigError, TrainingDiverged
-from tunelab.io import append_jsonl, write_text
+from tunelab.io import append_jsonl, remove_orphan_temps, write_text
 from tunelab.layers import LayerGroup, count_params, eval_mode, set_train_mode
 from tunelab.objective import Batches, EvalResult, Objective
 from tunelab.optim import build_optimizer, build_param_groups, build_scheduler
@@ -380,6 +381,8 @@ class Trainer:
 
     def _resume(self) -> None:
         weights, state = checkpoint.load_training_state(self.run_dir / "checkpoints" / "last")
+        for orphan in remove_orphan_temps(self.run_dir):  # a kill mid-write leaves these
+            self.console.print(f"removed {escape(orphan.name)}, left by an interrupted write")
         self._unwrapped().load_state_dict(weights, strict=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
