@@ -133,3 +133,11 @@ def test_recommendation_on_a_loss_speaks_in_loss_units():
         },
     ]
     assert d.recommend(rows, loss)["reason"] == "best validation loss (1.398), 0.266 below lora"
+
+
+def test_recommendation_never_picks_a_flagged_strategy():
+    rows = [_row("full", 0.85, 100), _row("top_k", 0.80, 35), _row("lora", 0.84, 60)]
+    rec = d.recommend(rows, F1, {"full": "negative_transfer"})
+    assert rec["strategy"] == "lora"
+    assert rec["reason"].endswith("; flagged, so not considered: full (negative_transfer)")
+    assert d.recommend(rows, F1, {r["strategy"]: "forgetting" for r in rows}) is None

@@ -162,14 +162,20 @@ def forgetting_flag(strategy: str, old_before: float, old_after: float) -> Flag 
     return None
 
 
-def recommend(rows: list[dict], target: Target) -> dict | None:
-    """The cheapest pretrained strategy within seed noise of the best validation score.
+def recommend(
+    rows: list[dict], target: Target, flagged: dict[str, str] | None = None
+) -> dict | None:
+    """The cheapest pretrained strategy within seed noise of the best validation score,
+    among those the report does not flag.
 
     Rows carry ``strategy``, ``val_<metric>_mean``, ``val_<metric>_std`` and
     ``train_seconds_mean``. Validation only: choosing by test scores would make the
-    test set part of model selection and its numbers optimistic.
+    test set part of model selection and its numbers optimistic. ``flagged`` maps a
+    strategy to the kind of the report's flag on it (negative transfer, forgetting,
+    overfitting): the report never recommends what it warns against.
     """
-    candidates = [r for r in rows if r["strategy"] != "scratch"]
+    flagged = flagged or {}
+    candidates = [r for r in rows if r["strategy"] not in ("scratch", *flagged)]
     if not candidates:
         return None
     key, sign = f"val_{target.metric}_mean", target.sign
@@ -189,6 +195,9 @@ def recommend(rows: list[dict], target: Target) -> dict | None:
             f"within {_gap(target, best[key] - choice[key])} of {best['strategy']} "
             f"(validation {target.metric}) at {100 * share:.0f}% of the time"
         )
+    excluded = [f"{name} ({kind})" for name, kind in flagged.items() if name != "scratch"]
+    if excluded:
+        reason += f"; flagged, so not considered: {', '.join(excluded)}"
     return {"strategy": choice["strategy"], "reason": reason, "metric": target.metric}
 
 
