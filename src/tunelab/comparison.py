@@ -170,7 +170,7 @@ def summarise(
     return {
         "transfer_gain": gain,
         "flags": [f.to_dict() for f in flags],
-        "recommendation": diagnostics.recommend(rows, target),
+        "recommendation": diagnostics.recommend(rows, target, {f.strategy: f.kind for f in flags}),
         "strategies": ([baseline] if baseline else []) + rows,
         "data": data,
         "model": base.model.name,
