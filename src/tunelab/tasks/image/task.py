@@ -184,6 +184,12 @@ class ImageTask(ClassificationTask):
         model, _ = build_image_classifier(ImageModelConfig(name=model_name, pretrained=False), 2)
         return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
 
+    def old_task_score(self, cfg: Config, run_dir: Path, limit: int) -> dict | None:
+        """ImageNet top-1 agreement of the tuned backbone (tasks.image.old_task)."""
+        from tunelab.tasks.image.old_task import old_task_score
+
+        return old_task_score(cfg, run_dir, limit)
+
 
 class _ImageLogits(torch.nn.Module):
     """Normalised pixels -> logits, with a named argument for ONNX."""
