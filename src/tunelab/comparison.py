@@ -161,6 +161,7 @@ def summarise(
         gain = _transfer_gain(rows, scratch, target)
     flags += _drift_and_forgetting(base, run_dirs, by_name)
     flags += _run_flags(run_dirs)
+    references = _reference_rows(run_dirs, objective)  # e.g. classical baselines
     first = next(iter(run_dirs.values()))[0]
     data = (
         json.loads((first / "data_summary.json").read_text())
@@ -171,7 +172,7 @@ def summarise(
         "transfer_gain": gain,
         "flags": [f.to_dict() for f in flags],
         "recommendation": diagnostics.recommend(rows, target, {f.strategy: f.kind for f in flags}),
-        "strategies": ([baseline] if baseline else []) + rows,
+        "strategies": [*([baseline] if baseline else []), *rows, *references],
         "data": data,
         "model": base.model.name,
         "task": base.task,
@@ -209,6 +210,37 @@ def _baseline_row(run_dirs: dict[str, list[Path]], objective: dict) -> dict | No
         run_dirs=[],
     )
     return row
+
+
+def _reference_rows(run_dirs: dict[str, list[Path]], objective: dict) -> list[dict]:
+    """One row per reference model a task fitted in its runs besides the network (e.g.
+    a classical baseline): ``metrics.json`` ``baselines``, name -> ``{"test",
+    "validation", "fit_seconds"}``, the same in every run; left out of the
+    recommendation and transfer gain, which compare strategies."""
+    first = next(iter(run_dirs.values()))[0]
+    recorded = json.loads((first / "metrics.json").read_text()).get("baselines") or {}
+    rows = []
+    for name, result in recorded.items():
+        if "test" not in result:
+            continue  # {"skipped": reason}: the library was missing or the fit failed
+        row: dict = {"strategy": name, "n_seeds": 1}
+        for spec in _all_metrics(objective):
+            row[f"{spec['name']}_mean"] = result["test"].get(spec["name"], float("nan"))
+            row[f"{spec['name']}_std"] = 0.0
+        monitor = objective["monitor"]
+        row[f"val_{monitor}_mean"] = result.get("validation", {}).get(monitor, float("nan"))
+        row[f"val_{monitor}_std"] = 0.0
+        row.update(
+            train_seconds_mean=result.get("fit_seconds", float("nan")),
+            seconds_per_epoch_mean=float("nan"),
+            trainable_params=0,
+            total_params=0,
+            latency_ms_p50=float("nan"),
+            peak_memory_mb=float("nan"),
+            run_dirs=[],
+        )
+        rows.append(row)
+    return rows
 
 
 def _mode(objective: dict, name: str) -> str:
