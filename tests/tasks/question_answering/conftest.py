@@ -99,3 +99,24 @@ def qa_config(model_dir: Path, train: Path, strategy: str = "full", **train_cfg)
         "strategy": {"name": strategy},
         "train": {"epochs": 1, "batch_size": 8, "device": "cpu", "seed": 0, **train_cfg},
     }
+
+
+def qa_contract_case(model_dir: Path, root: Path) -> tuple[dict, list, str]:
+    """``(config, inputs, holdout)`` for tests/tasks/test_contract.py's CASES."""
+    train = write_squad(root / "train.json", make_squad(20, unanswerable=True))
+    holdout = write_squad(root / "holdout.json", make_squad(3, seed=1))
+    config = qa_config(model_dir, train)
+    del config["strategy"], config["train"]
+    inputs = [{"question": "what does ann like ?", "context": "ann likes tea . bob likes rice ."}]
+    return config, inputs, str(holdout)
+
+
+@pytest.fixture(scope="session")
+def qa_run(qa_model_dir, tmp_path_factory) -> Path:
+    """A finished full fine-tuning run on SQuAD 2.0-style data (a threshold is tuned)."""
+    import tunelab
+
+    root = tmp_path_factory.mktemp("qa-run")
+    train = write_squad(root / "train.json", make_squad(16, unanswerable=True))
+    config = qa_config(model_dir=qa_model_dir, train=train, lr=3e-3)
+    return tunelab.fine_tune(config, root / "run").run_dir

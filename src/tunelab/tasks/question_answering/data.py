@@ -168,11 +168,22 @@ def _row_example(record: dict, row: int, where: str, columns: dict[str, str]) ->
     text = cell_text(record.get(columns["answer_text"]))
     answers = []
     if text:
-        start = record.get(columns["answer_start"])
-        if cell_text(start) is None:
-            start = context.find(text)  # no start given: the first occurrence
-        answers = [Answer(text, int(start))]
+        raw = cell_text(record.get(columns["answer_start"]))
+        # No start given: the first occurrence (a text found nowhere fails the span check).
+        start = context.find(text) if raw is None else _offset(raw, row, where)
+        answers = [Answer(text, start)]
     return QAExample(str(record.get("id", f"row-{row}")), question, context, answers)
+
+
+def _offset(raw: str, row: int, where: str) -> int:
+    """A character offset cell (CSV readers give ``10``, ``"10"`` or ``10.0``)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not value.is_integer() or value < 0:
+        raise DataError(f"{where}, row {row}: answer_start {raw!r} is not a character offset")
+    return int(value)
 
 
 def cell_text(value: Any) -> str | None:

@@ -1,9 +1,5 @@
 """The report sections of a question-answering run: answers highlighted in their
-context, and the worst misses.
-
-:func:`report_examples` picks them when the run ends (``metrics.json`` "qa_examples");
-:func:`qa_report_sections` renders them.
-"""
+context, and the worst misses (picked when the run ends, :mod:`.samples`)."""
 
 from __future__ import annotations
 
@@ -15,24 +11,9 @@ from markupsafe import Markup
 
 from tunelab.report.records import RunData
 from tunelab.report.sections import ReportSection
-from tunelab.tasks.question_answering.metrics import score_one
 
-SHOWN = 8
 CONTEXT_CHARS = 240  # characters of context shown either side of a span
 COLUMNS = ("question", "context (prediction marked)", "gold", "F1", "score")
-
-
-def report_examples(predictions: list[dict], shown: int = SHOWN) -> dict[str, list[dict]]:
-    """Test questions to show: the first ``shown`` answered exactly, and the ``shown``
-    worst misses (lowest F1, the most confident first)."""
-    scored = []
-    for record in predictions:
-        golds = [a["text"] for a in record["answers"]]
-        exact, f1 = score_one(record["answer"], golds)
-        scored.append({**record, "exact": exact, "f1": f1})
-    answered = [r for r in scored if r["exact"] and r["answer"]][:shown]
-    worst = sorted((r for r in scored if not r["exact"]), key=lambda r: (r["f1"], -r["score"]))
-    return {"answered": answered, "worst": worst[:shown]}
 
 
 def qa_report_sections(run: RunData) -> list[ReportSection]:

@@ -98,7 +98,7 @@ class QuestionAnsweringTask(Task):
 
     def final_metrics(self, cfg: Config, model, built: BuiltModel, splits, device) -> dict:
         """The no-answer threshold used on test, and the test questions the report shows."""
-        from tunelab.tasks.question_answering.report import report_examples
+        from tunelab.tasks.question_answering.samples import report_examples
 
         return {
             "no_answer_threshold": splits.state.threshold,
