@@ -24,6 +24,7 @@ from tunelab.errors import ConfigError
 from tunelab.io import read_jsonl, write_json, write_text
 from tunelab.run import fine_tune
 from tunelab.strategies import strategy_names
+from tunelab.tracking import parent_run, summary_metrics
 
 SCRATCH = "scratch"
 BASE = "base"  # the untouched pretrained model, for tasks that can score it (a causal LM)
@@ -85,16 +86,20 @@ def compare(
     out = Path(output_dir)
     memory: dict = {}
     run_dirs: dict[str, list[Path]] = {}
-    for strategy in (s for s in strategies if s != BASE):
-        for k in range(seeds):
-            run_dirs.setdefault(strategy, []).append(
-                _run_one(base, strategy, k, out / "runs" / f"{strategy}-seed{k}", memory, console)
-            )
-    summary = summarise(base, run_dirs, out, with_base=BASE in strategies)
-    write_json(out / "summary.json", summary)
-    write_text(out / "summary.csv", summary_csv(summary["strategies"]))
-    print_summary(console, summary)
-    report_path = _write_report(out, console) if report else None
+    with parent_run(base, out, "compare") as tracked:  # train.report_to: one parent run
+        for strategy in (s for s in strategies if s != BASE):
+            for k in range(seeds):
+                run_dir = out / "runs" / f"{strategy}-seed{k}"
+                run_dirs.setdefault(strategy, []).append(
+                    _run_one(base, strategy, k, run_dir, memory, console)
+                )
+        summary = summarise(base, run_dirs, out, with_base=BASE in strategies)
+        write_json(out / "summary.json", summary)
+        write_text(out / "summary.csv", summary_csv(summary["strategies"]))
+        print_summary(console, summary)
+        report_path = _write_report(out, console) if report else None
+        files = [out / "summary.json", out / "summary.csv", report_path]
+        tracked.finish(summary_metrics(summary["strategies"], "strategy"), files)
     return CompareResult(out, summary, report_path, run_dirs)
 
 

@@ -201,6 +201,10 @@ def warm_imports(config: dict[str, Any]) -> None:
     import peft  # noqa: F401
     import sklearn.metrics  # noqa: F401
 
+    if "mlflow" in str(config["train"].get("report_to")):  # ~5 s per trial otherwise
+        with contextlib.suppress(ImportError):
+            import tunelab.tracking.mlflow  # noqa: F401
+
     with contextlib.suppress(Exception):  # an image model, or a name that fails later anyway
         from transformers import AutoConfig
         from transformers.models.auto.modeling_auto import MODEL_MAPPING

@@ -33,8 +33,11 @@ from tunelab.hpsearch.space import Param, parse_space
 from tunelab.hpsearch.study import counted_trials, direction_of, open_study, redact
 from tunelab.hpsearch.trials import ProcessLog, TrialRunner, release_memory
 from tunelab.tasks import get_task
+from tunelab.tracking import parent_run, summary_metrics
 
 MAX_CONSECUTIVE_FAILURES = 3  # a search whose trials keep failing stops with the last error
+# The search's files its parent run keeps (``train.report_to: [mlflow]``).
+TRACKED_FILES = ("best.yaml", "trials.csv", "search_summary.json", "search_report.html")
 
 
 def search(
@@ -88,8 +91,18 @@ def search(
     study = open_study(url, study_name or out.name, base, params, console)
     log = ProcessLog(base.search.isolation)
     _announce(console, study, url, base, params)
-    _optimize(study, base, params, out, url, log, console)
-    return finish(study, base, params, out, url, log, console, report)
+    with parent_run(base, out, "search") as tracked:  # train.report_to: one parent run
+        _optimize(study, base, params, out, url, log, console)
+        result = finish(study, base, params, out, url, log, console, report)
+        tracked.finish(_tracked_numbers(result), [out / name for name in TRACKED_FILES])
+    return result
+
+
+def _tracked_numbers(result: SearchResult) -> dict[str, float]:
+    """What the search's parent run logs: each trial's value and the best one."""
+    rows = [{"trial": f"trial-{r['number']}", "value": r["value"]} for r in result.trials]
+    best = (result.summary.get("best") or {}).get("value")
+    return {**summary_metrics(rows, "trial"), **({"best_value": best} if best is not None else {})}
 
 
 def _resolve(config: Config | dict | str | Path, **overrides: Any) -> Config:
