@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -20,12 +20,15 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 
 from tunelab.errors import ConfigError
 
 DEFAULT_TASK = "text_classification"
+PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 
 class _Section(BaseModel):
@@ -99,17 +102,15 @@ class EarlyStoppingConfig(_Section):
     min_delta: float = Field(0.0, ge=0.0)
 
 
-ReportTarget = Literal["none", "mlflow", "tensorboard"]
-
-
 class TrainConfig(_Section):
     """Optimisation and loop settings, in the spirit of HF ``TrainingArguments``."""
 
-    epochs: int = Field(3, ge=1)
+    # auto: early stopping on the task's monitored metric ends the run (tunelab.auto_train)
+    epochs: PositiveInt | Literal["auto"] = 3
     max_steps: int | None = Field(None, ge=1)
     batch_size: int = Field(16, ge=1)
     eval_batch_size: int = Field(64, ge=1)
-    lr: float = Field(5e-5, gt=0.0, allow_inf_nan=False)
+    lr: PositiveFloat | Literal["auto"] = 5e-5  # auto: a range test picks it (lr_finder.py)
     head_lr: float = Field(1e-3, gt=0.0, allow_inf_nan=False)
     weight_decay: float = Field(0.01, ge=0.0, allow_inf_nan=False)
     optimizer: Literal["adamw", "sgd"] = "adamw"
@@ -131,10 +132,25 @@ class TrainConfig(_Section):
     # likely cause), or skip that step's update and count it (metrics.json).
     on_nonfinite: Literal["stop", "skip"] = "stop"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
-    # Experiment tracking, as HF ``report_to`` (see ``tunelab.tracking``); ``log_model``
-    # also uploads the run's ``model/`` directory to MLflow.
-    report_to: ReportTarget | list[ReportTarget] = "none"
-    log_model: bool = False
+
+    @field_validator("epochs", "lr", mode="before")
+    @classmethod
+    def _number_or_auto(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError("expected a number or 'auto'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _auto_epochs_stop_early(self) -> TrainConfig:
+        if self.epochs == "auto" and not self.early_stopping.enabled:
+            raise ValueError(
+                "train.epochs=auto ends when early stopping does; set "
+                "train.early_stopping.enabled: true or give train.epochs a number"
+            )
+        return self
 
 
 class SearchConfig(_Section):
@@ -305,7 +321,8 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config:
         cfg = cls.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        # union members ("constrained-float", "literal['auto']") are not config keys
+        where = ".".join(str(p) for p in first["loc"] if isinstance(p, int) or p.isidentifier())
         if first["type"] == "extra_forbidden":
             raise ConfigError(
                 f"{source}: unknown key '{where}': not a key of {_owner(raw, first['loc'])}"

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tunelab.acceleration import check_device, check_mixed_precision
+from tunelab.auto_train import resolve_auto_train
 from tunelab.config import Config, TrainConfig, load_config
 from tunelab.continual import (
     add_replay,
@@ -33,12 +34,12 @@ from tunelab.features import cached_features
 from tunelab.head_solver import fit_head
 from tunelab.io import existing_dir, write_json
 from tunelab.layers import count_params
+from tunelab.lr_finder import TrainParts
 from tunelab.metrics import measure_latency
 from tunelab.prefix_cache import check_prefix_cache_setting, prefix_cache_callbacks
 from tunelab.strategies import Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups
 from tunelab.tasks import BuiltModel, Task, get_task
-from tunelab.tracking import TrackedRun
 from tunelab.trainer import Trainer
 
 LATENCY_SAMPLES = 50
@@ -104,7 +105,6 @@ def _fine_tune(
     resume = _check_run_dir(run_dir, cfg, resume, overwrite, console)
     check_device(cfg.train.device)  # what can be checked is checked before anything is written
     check_mixed_precision(cfg.train.mixed_precision, cfg.train.device)
-    tracking = TrackedRun(cfg, run_dir, console)  # train.report_to; needs its libraries
     _seed(cfg.train.seed)
     task = get_task(cfg.task)
     splits = task.prepare_data(cfg)
@@ -129,18 +129,14 @@ def _fine_tune(
 
     _start_run_dir(run_dir, cfg, resume)
     try:
-        tracking.start(resume)
         metrics, history = _train_and_save(
             cfg, task, splits, built, strategy, groups, plans, run_dir,
-            resume, console, feature_memory, [*(callbacks or []), *tracking.callbacks],
-            earlier,
+            resume, console, feature_memory, callbacks, earlier,
         )  # fmt: skip
     except BaseException as err:
         _mark_failed(run_dir, err)
-        tracking.fail(err)
         raise
     write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
-    tracking.finish(metrics, history)
     return RunResult(run_dir, metrics, history, cfg)
 
 
@@ -167,6 +163,9 @@ def _train_and_save(
     prefix_cache = prefix_cache_callbacks(cfg, built.model, plans, groups, data, console)
     objective = task.objective(cfg, splits)
     train_cfg, decisions = _decide(cfg, strategy, objective, console)
+    if "auto" in (train_cfg.lr, train_cfg.epochs):  # auto_train.py: range test, stopping
+        parts = TrainParts(built.model, groups, plans, train_cfg, data["train"], objective)
+        train_cfg = resolve_auto_train(train_cfg, parts, decisions, console)
     trainer = Trainer(
         built.model,
         groups,
@@ -188,7 +187,8 @@ def _train_and_save(
         )
 
     model = trainer.accelerator.unwrap_model(trainer.model)
-    write_json(run_dir / "layers.json", layers_report(groups, plans, cfg, strategy.name))
+    ran = cfg.model_copy(update={"train": train_cfg})  # auto settings resolved
+    write_json(run_dir / "layers.json", layers_report(groups, plans, ran, strategy.name))
     metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
     extra = task.final_metrics(cfg, model, built, splits, trainer.device)
     metrics["test"].update(extra.pop("test", {}))
@@ -295,7 +295,7 @@ def _check_run_dir(
                 f"--resume: {run_dir} was run with a different config ({key} differs); "
                 "resume with the same config or choose another --output"
             )
-        return True
+        return
     if run_dir.exists() and any(run_dir.iterdir()):
         if holds_run and overwrite:
             return

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from tunelab.report import compare_figures, data_figures, run_figures
 from tunelab.report import formatting as fmt
+from tunelab.report.decision_sections import decision_sections
 from tunelab.report.flowchart import build_steps, flowchart_svg
 from tunelab.report.loader import load_source
 from tunelab.report.plotting import css_width
@@ -242,7 +243,7 @@ def _run_view(run: RunData, name: str, layer_width: float = 8.0) -> RunView:
         flowchart=Markup(flowchart_svg(build_steps(run), uid=f"flow-{name}")),
         layer_diagram=layers,
         curves=curves,
-        sections=task_sections(run),
+        sections=[*decision_sections(run), *task_sections(run)],
     )
 
 
