@@ -102,6 +102,9 @@ class EarlyStoppingConfig(_Section):
     min_delta: float = Field(0.0, ge=0.0)
 
 
+ReportTarget = Literal["none", "mlflow", "tensorboard"]
+
+
 class TrainConfig(_Section):
     """Optimisation and loop settings, in the spirit of HF ``TrainingArguments``."""
 
@@ -132,6 +135,10 @@ class TrainConfig(_Section):
     # likely cause), or skip that step's update and count it (metrics.json).
     on_nonfinite: Literal["stop", "skip"] = "stop"
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    # Experiment tracking, as HF ``report_to`` (see ``tunelab.tracking``); ``log_model``
+    # also uploads the run's ``model/`` directory to MLflow.
+    report_to: ReportTarget | list[ReportTarget] = "none"
+    log_model: bool = False
 
     @field_validator("epochs", "lr", mode="before")
     @classmethod

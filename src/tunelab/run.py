@@ -40,6 +40,7 @@ from tunelab.prefix_cache import check_prefix_cache_setting, prefix_cache_callba
 from tunelab.strategies import Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups
 from tunelab.tasks import BuiltModel, Task, get_task
+from tunelab.tracking import TrackedRun
 from tunelab.trainer import Trainer
 
 LATENCY_SAMPLES = 50
@@ -105,6 +106,7 @@ def _fine_tune(
     resume = _check_run_dir(run_dir, cfg, resume, overwrite, console)
     check_device(cfg.train.device)  # what can be checked is checked before anything is written
     check_mixed_precision(cfg.train.mixed_precision, cfg.train.device)
+    tracking = TrackedRun(cfg, run_dir, console)  # train.report_to; needs its libraries
     _seed(cfg.train.seed)
     task = get_task(cfg.task)
     splits = task.prepare_data(cfg)
@@ -129,14 +131,18 @@ def _fine_tune(
 
     _start_run_dir(run_dir, cfg, resume)
     try:
+        tracking.start(resume)
         metrics, history = _train_and_save(
             cfg, task, splits, built, strategy, groups, plans, run_dir,
-            resume, console, feature_memory, callbacks, earlier,
+            resume, console, feature_memory, [*(callbacks or []), *tracking.callbacks],
+            earlier,
         )  # fmt: skip
     except BaseException as err:
         _mark_failed(run_dir, err)
+        tracking.fail(err)
         raise
     write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
+    tracking.finish(metrics, history)
     return RunResult(run_dir, metrics, history, cfg)
 
 
@@ -295,7 +301,7 @@ def _check_run_dir(
                 f"--resume: {run_dir} was run with a different config ({key} differs); "
                 "resume with the same config or choose another --output"
             )
-        return
+        return True
     if run_dir.exists() and any(run_dir.iterdir()):
         if holds_run and overwrite:
             return
