@@ -116,7 +116,10 @@ class TrainConfig(_Section):
     lr: PositiveFloat | Literal["auto"] = 5e-5  # auto: a range test picks it (lr_finder.py)
     head_lr: float = Field(1e-3, gt=0.0, allow_inf_nan=False)
     weight_decay: float = Field(0.01, ge=0.0, allow_inf_nan=False)
-    optimizer: Literal["adamw", "sgd"] = "adamw"
+    # adamw, sgd, adafactor, or a torch.optim class (torch.optim.RAdam); optimizer_kwargs
+    # go to its constructor (tunelab.optim.build_optimizer).
+    optimizer: str = "adamw"
+    optimizer_kwargs: dict[str, Any] = Field(default_factory=dict)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     scheduler: Literal["linear", "cosine", "constant"] = "linear"
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)

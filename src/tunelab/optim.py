@@ -8,11 +8,13 @@ scales survive warmup and decay (timm's ``param_groups_layer_decay`` idea).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from tunelab.config import TrainConfig
+from tunelab.errors import ConfigError
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan
 
@@ -79,17 +81,95 @@ def build_param_groups(
     return param_groups
 
 
-def build_optimizer(param_groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW (default) or SGD with momentum over the prepared groups.
+# Adafactor as HF Trainer's ``optim="adafactor"``: an external LR (ours, with its
+# schedule and per-group scales) instead of Adafactor's own relative step size.
+ADAFACTOR_DEFAULTS = {"scale_parameter": False, "relative_step": False, "warmup_init": False}
+SHORT_NAMES = ("adamw", "sgd", "adafactor")
+OWN_KEYS = {"lr": "train.lr / train.head_lr", "weight_decay": "train.weight_decay"}
 
-    AdamW uses the fused kernel (one pass over all parameters, as HF Trainer's default
-    ``adamw_torch_fused``): on CPU it is ~5x faster than the per-parameter loop, which
-    matters when every parameter trains.
+
+def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    """The optimizer ``train.optimizer`` names: ``adamw``, ``sgd``, ``adafactor``
+    (transformers), or a ``torch.optim`` class by name (``torch.optim.RAdam`` or ``RAdam``).
+
+    Raises:
+        ConfigError: any other name (one line listing the choices).
     """
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(param_groups, lr=cfg.lr, momentum=cfg.momentum)
-    floating = all(p.is_floating_point() for g in param_groups for p in g["params"])
-    return torch.optim.AdamW(param_groups, lr=cfg.lr, fused=floating or None)
+    if name == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor
+    short = {"adamw": "AdamW", "sgd": "SGD"}.get(name, name.removeprefix("torch.optim."))
+    found = getattr(torch.optim, short, None)
+    usable = isinstance(found, type) and issubclass(found, torch.optim.Optimizer)
+    if usable and "." not in short and short != "Optimizer":
+        return found
+    classes = sorted(
+        n for n, c in vars(torch.optim).items()
+        if isinstance(c, type) and issubclass(c, torch.optim.Optimizer) and n != "Optimizer"
+    )  # fmt: skip
+    raise ConfigError(
+        f"train.optimizer '{name}' is not an optimizer tunelab knows; use "
+        f"{', '.join(SHORT_NAMES)} or a torch.optim class by name "
+        f"(torch.optim.{', torch.optim.'.join(classes)})"
+    )
+
+
+def optimizer_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    """Constructor arguments besides the parameter groups: the class's defaults that keep
+    our LR in charge, ``momentum`` for SGD, then ``train.optimizer_kwargs``.
+
+    Raises:
+        ConfigError: ``optimizer_kwargs`` sets what a ``train`` key already sets.
+    """
+    clash = sorted(set(cfg.optimizer_kwargs) & set(OWN_KEYS))
+    if clash:
+        raise ConfigError(
+            f"train.optimizer_kwargs.{clash[0]}: set {OWN_KEYS[clash[0]]} instead "
+            "(param groups carry their own values)"
+        )
+    defaults: dict[str, Any] = {}
+    if cfg.optimizer == "adafactor":
+        defaults = dict(ADAFACTOR_DEFAULTS)
+    elif cfg.optimizer == "sgd":
+        defaults = {"momentum": cfg.momentum}
+    return {**defaults, **cfg.optimizer_kwargs}
+
+
+def build_optimizer(param_groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """``train.optimizer`` over the prepared groups, each keeping its own LR and decay.
+
+    AdamW (the default) uses the fused kernel (one pass over all parameters, as HF
+    Trainer's default ``adamw_torch_fused``): on CPU it is ~5x faster than the
+    per-parameter loop, which matters when every parameter trains.
+
+    Raises:
+        ConfigError: an unknown optimizer, or arguments its constructor refuses.
+    """
+    cls, kwargs = optimizer_class(cfg.optimizer), optimizer_kwargs(cfg)
+    if cfg.optimizer == "adamw" and "fused" not in kwargs:
+        floating = all(p.is_floating_point() for g in param_groups for p in g["params"])
+        kwargs["fused"] = floating or None
+    try:
+        return cls(param_groups, lr=cfg.lr, **kwargs)
+    except (TypeError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(
+            f"train.optimizer_kwargs {cfg.optimizer_kwargs}: {cls.__name__} refused them "
+            f"({reason}); see torch.optim / transformers docs for its arguments"
+        ) from None
+
+
+def check_optimizer(cfg: TrainConfig) -> None:
+    """Build the optimizer over two stand-in groups, so a bad name or argument is a
+    ConfigError before a run writes anything."""
+    if cfg.optimizer in ("adamw", "sgd") and not cfg.optimizer_kwargs:
+        return
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(2, 2))], "lr": cfg.lr, "weight_decay": 0.0},
+        {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": cfg.head_lr},
+    ]
+    build_optimizer(groups, cfg)
 
 
 def build_scheduler(

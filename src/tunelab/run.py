@@ -36,6 +36,7 @@ from tunelab.io import existing_dir, write_json
 from tunelab.layers import count_params
 from tunelab.lr_finder import TrainParts
 from tunelab.metrics import measure_latency
+from tunelab.optim import check_optimizer
 from tunelab.prefix_cache import check_prefix_cache_setting, prefix_cache_callbacks
 from tunelab.strategies import Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups
@@ -106,6 +107,7 @@ def _fine_tune(
     resume = _check_run_dir(run_dir, cfg, resume, overwrite, console)
     check_device(cfg.train.device)  # what can be checked is checked before anything is written
     check_mixed_precision(cfg.train.mixed_precision, cfg.train.device)
+    check_optimizer(cfg.train)
     tracking = TrackedRun(cfg, run_dir, console)  # train.report_to; needs its libraries
     _seed(cfg.train.seed)
     task = get_task(cfg.task)
