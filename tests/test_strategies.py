@@ -32,9 +32,17 @@ def _names(model, groups, wanted: set[str]) -> set[str]:
     return {n for n, p in model.named_parameters() if id(p) in ids}
 
 
-def test_all_six_strategies_registered():
+def test_all_strategies_registered():
     assert strategy_names() == sorted(
-        ["feature_extraction", "top_k", "full", "gradual_unfreeze", "discriminative_lr", "lora"]
+        [
+            "feature_extraction",
+            "top_k",
+            "full",
+            "gradual_unfreeze",
+            "discriminative_lr",
+            "lora",
+            "layers",
+        ]
     )
 
 
@@ -53,6 +61,9 @@ def test_groups_of_tiny_bert(tiny_model_dir):
         (strategy_config("full"), {"embeddings", "layer.0", "layer.1", "head"}),
         (strategy_config("discriminative_lr"), {"embeddings", "layer.0", "layer.1", "head"}),
         (strategy_config("gradual_unfreeze"), {"head"}),
+        (strategy_config("layers", train=["embeddings", "head"]), {"embeddings", "head"}),
+        (strategy_config("layers", train=["layer.0-1"]), {"layer.0", "layer.1"}),
+        (strategy_config("layers", train=["layer.*", "head"]), {"layer.0", "layer.1", "head"}),
     ],
 )
 def test_only_planned_params_change(tiny_model_dir, cfg, trained):
@@ -113,3 +124,77 @@ def test_lora_adapters_train_at_scaled_lr(tiny_model_dir):
     assert lrs["layer.0"] == lrs["layer.1"] == pytest.approx(4e-2)
     assert lrs["head"] == pytest.approx(1e-2)
     assert "embeddings" not in lrs
+
+
+# ------------------------------------------------------------------- layers strategy
+def test_layers_trains_groups_at_their_lr_scales(tiny_model_dir):
+    cfg = strategy_config(
+        "layers", train=["layer.*", "head"], lr_scales={"layer.*": 0.5, "layer.1": 2.0}
+    )
+    _, groups, trainer = _setup(tiny_model_dir, cfg)
+    plans = {g.name: (p.state, p.lr_scale) for g, p in zip(groups, trainer.plans, strict=True)}
+    assert plans == {
+        "embeddings": ("frozen", 1.0),
+        "layer.0": ("trained", 0.5),
+        "layer.1": ("trained", 2.0),  # a later key wins
+        "head": ("trained", 1.0),
+    }
+    lrs = {g["group"]: g["lr"] for g in trainer.optimizer.param_groups}
+    assert lrs == pytest.approx({"layer.0": 5e-3, "layer.1": 2e-2, "head": 1e-2})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"train": ["layer.9", "head"]},
+            r"^strategy.train: 'layer.9' matches no layer group of this model; its groups are "
+            r"embeddings, layer.0, layer.1, head \(use ",
+        ),
+        ({"train": ["layer.1-3"]}, r"'layer.1-3' matches no layer group"),
+        ({"train": ["block.*"]}, r"'block.\*' matches no layer group"),
+        (
+            {"train": ["head"], "lr_scales": {"layer.0": 0.1}},
+            r"strategy.lr_scales.layer.0: scales layer.0, which strategy.train leaves frozen",
+        ),
+        ({"train": ["head"], "lr_scales": {"head": 0.0}}, r"0.0 is not a positive"),
+    ],
+)
+def test_layers_refuses_groups_the_model_does_not_have(tiny_model_dir, settings, message):
+    from tunelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        tiny_setup(tiny_model_dir, strategy_config("layers", **settings))
+
+
+def test_layers_on_an_image_cnn_trains_exactly_the_named_stages():
+    from tests.conftest import TINY_CNN
+    from tunelab.strategies import apply_strategy
+    from tunelab.tasks.image.batches import ImageBatches
+    from tunelab.tasks.image.config import ImageModelConfig
+    from tunelab.tasks.image.model import build_image_classifier
+    from tunelab.tasks.image.transforms import ImagePreprocessing
+
+    torch.manual_seed(0)
+    model, _ = build_image_classifier(ImageModelConfig(name=TINY_CNN, pretrained=False), 3)
+    cfg = strategy_config("layers", train=["stem", "stage.3-4", "head"])
+    strategy, groups, plans = apply_strategy(model, cfg)
+    images = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8)
+    data = ImageBatches(
+        images, torch.arange(24) % 3, ImagePreprocessing(32, (0.5,) * 3, (0.5,) * 3, "bilinear")
+    )
+    trainer = classification_trainer(model, groups, plans, step_config(max_steps=1), data, "abc")
+    trained = {"stem", "stage.3", "stage.4", "head"}
+    assert _changed_after_fit(model, trainer) == _names(model, groups, trained)
+
+
+def test_layers_on_a_causal_lm_freezes_all_but_the_named_blocks():
+    from tests.tasks.causal_lm.conftest import tiny_decoder
+    from tunelab.strategies import apply_strategy
+    from tunelab.tasks.causal_lm.module import CausalLM
+
+    model = CausalLM(tiny_decoder("llama"))
+    _, groups, _ = apply_strategy(model, strategy_config("layers", train=["layer.1", "head"]))
+    trainable = {g.name for g in groups if g.num_trainable == g.num_params}
+    assert trainable == {"layer.1", "head"}
+    assert all(g.num_trainable == 0 for g in groups if g.name not in trainable)

@@ -1,6 +1,12 @@
 """Transfer strategies, one small registered class each."""
 
-from tunelab.strategies import discriminative_lr, gradual_unfreeze, lora, simple  # noqa: F401
+from tunelab.strategies import (  # noqa: F401
+    discriminative_lr,
+    gradual_unfreeze,
+    layers,
+    lora,
+    simple,
+)
 from tunelab.strategies.base import (
     GroupPlan,
     Strategy,

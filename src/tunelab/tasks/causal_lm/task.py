@@ -34,7 +34,7 @@ class CausalLMTask(Task):
     input_key = "prompt"
     request_key = "prompts"
     objective_class = CausalLMObjective
-    strategies = ("top_k", "full", "gradual_unfreeze", "discriminative_lr", "lora")
+    strategies = ("top_k", "full", "gradual_unfreeze", "discriminative_lr", "lora", "layers")
     has_baseline = True
 
     def sections(self) -> TaskSections:
