@@ -395,7 +395,7 @@ def _resolve_metrics(cfg: Config, source: str) -> None:
     """Fill the monitored metrics from the task's objective; refuse ones it lacks."""
     from tunelab.tasks import get_task
 
-    objective = get_task(cfg.task).objective_class
+    objective = get_task(cfg.task).objective_class_for(cfg)
     names = objective.metric_names()
     stopping, search = cfg.train.early_stopping, cfg.search
     for key, metric in (("train.early_stopping.metric", stopping), ("search.metric", search)):

@@ -117,3 +117,69 @@ def test_regression_objective_trains_the_tiny_bert(tiny_model_dir):
     assert after.metrics["mse"] < before["mse"] and after.metrics["r2"] > before["r2"]
     assert after.metrics["loss"] == pytest.approx(after.metrics["mse"] / objective.std**2)
     assert after.outputs["predictions"].shape == (len(frame),)
+
+
+# ------------------------------------------------------------------ text runs, end to end
+def _texts_with_targets(tmp_path, kind: str):
+    """The keyword texts with a label set ("sport,ball") or a number per text, as a CSV."""
+    frame = make_texts(30)
+    balls = {"football", "tennis", "goal", "match"}
+    if kind == "multi_label":
+        frame["label"] = [
+            row.label + ",ball" * bool(balls & set(row.text.split())) for row in frame.itertuples()
+        ]
+    else:
+        frame["label"] = frame["label"].map({"food": 10.0, "sport": 20.0, "tech": 40.0})
+    path = tmp_path / f"{kind}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_multi_label_text_run_tunes_thresholds_and_predicts_label_sets(tiny_config, tmp_path):
+    import json
+
+    import tunelab
+
+    tiny_config["data"].update(train=str(_texts_with_targets(tmp_path, "multi_label")))
+    tiny_config["data"]["problem_type"] = "multi_label"
+    tiny_config["strategy"] = {"name": "full"}
+    tiny_config["train"]["epochs"] = 4
+    result = tunelab.fine_tune(tiny_config, tmp_path / "run")
+    assert result.config.train.early_stopping.metric == "f1_micro"
+    test = result.metrics["test"]
+    assert {"f1_micro", "f1_macro", "subset_accuracy", "f1_micro_tuned"} <= set(test)
+    assert set(result.metrics["thresholds"]) == {"ball", "food", "sport", "tech"}
+    card = json.loads((result.run_dir / "model" / "tunelab_model.json").read_text())
+    assert card["problem_type"] == "multi_label"
+    assert card["thresholds"] == result.metrics["thresholds"]
+    (first,) = tunelab.load(result.run_dir).predict(["football match with the team"])
+    assert set(first.probabilities) == {"ball", "food", "sport", "tech"}
+    assert first.labels == [
+        label for label, p in first.probabilities.items() if p >= card["thresholds"][label]
+    ]
+
+
+def test_a_regression_text_run_scores_r2_and_predicts_values(tiny_config, tmp_path):
+    import tunelab
+
+    tiny_config["data"].update(train=str(_texts_with_targets(tmp_path, "regression")))
+    tiny_config["data"]["problem_type"] = "regression"
+    tiny_config["strategy"] = {"name": "full"}
+    tiny_config["train"]["epochs"] = 4
+    result = tunelab.fine_tune(tiny_config, tmp_path / "run")
+    assert result.config.train.early_stopping.metric == "r2"
+    assert {"r2", "mse", "mae", "spearman"} <= set(result.metrics["test"])
+    assert result.metrics["test"]["r2"] > 0.0  # better than predicting the mean
+    values = tunelab.load(result.run_dir).predict(["pizza and pasta", "the router and wifi"])
+    assert all(isinstance(v.value, float) for v in values)
+    assert values[1].value > values[0].value  # tech (40) above food (10)
+
+
+def test_a_regression_target_that_is_not_a_number_is_one_line(tiny_config, tmp_path):
+    import tunelab
+    from tunelab.errors import DataError
+
+    tiny_config["data"]["problem_type"] = "regression"  # labels are words: food, sport ...
+    with pytest.raises(DataError, match=r"column 'label' row 1 is '\w+', not a number"):
+        tunelab.fine_tune(tiny_config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -115,7 +115,7 @@ def _resolve(config: Config | dict | str | Path, **overrides: Any) -> Config:
         raw = load_config(config).model_dump(mode="json")
     raw["search"].update({k: v for k, v in overrides.items() if v is not None})
     base = validate_config(raw, source="search options")
-    objective = get_task(base.task).objective_class
+    objective = get_task(base.task).objective_class_for(base)
     metric = base.search.metric or objective.monitor
     mode = objective.spec(metric).mode
     base.search.metric = metric

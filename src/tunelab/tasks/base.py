@@ -190,6 +190,12 @@ class Task(ABC):
         """``[{"name", "params"}]`` per layer group, for ``tunelab layers``."""
 
     # ------------------------------------------------------ optional hooks
+    def objective_class_for(self, cfg: Config) -> type[Objective]:
+        """The objective class of a run of ``cfg`` (its metrics and monitor, checked when
+        the config loads); a task whose objective depends on a setting (e.g. a
+        ``problem_type``) overrides this. Default: :attr:`objective_class`."""
+        return self.objective_class
+
     def supports(self, strategy: str) -> bool:
         """Whether ``strategy`` applies to this task."""
         return self.strategies is None or strategy in self.strategies

@@ -124,6 +124,11 @@ class MultiLabelObjective(Objective):
     )
     monitor = "f1_micro"
     train_metric = "subset_accuracy"
+    # test only, after training (tuned_metrics): thresholds tuned on validation
+    final_metrics = (
+        MetricSpec("f1_micro_tuned", "micro-F1, tuned thresholds", "max", "f1t"),
+        MetricSpec("f1_macro_tuned", "macro-F1, tuned thresholds", "max", "f1Mt"),
+    )
 
     def __init__(
         self,

@@ -30,3 +30,7 @@ class TextDataConfig(ClassificationDataConfig):
     lowercase: bool = False
     dedupe: bool = True
     encoding_errors: Literal["error", "replace"] = "error"
+    # HF's problem_type: one class per text; a set of labels (a list, or a string split
+    # on label_separator); or a number. See tunelab.tasks.text.targets.
+    problem_type: Literal["single_label", "multi_label", "regression"] = "single_label"
+    label_separator: str = Field(",", min_length=1)

@@ -61,9 +61,13 @@ class Predictor:
         self.device, self.threads = torch.device(device), threads
         self.fused = fuse_for_inference(self.model) if fused else None
 
-    @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """Class probabilities, one row per text, in input order.
+        """Class probabilities, one row per text, in input order."""
+        return self.outputs(texts, batch_size).softmax(-1)
+
+    @torch.inference_mode()
+    def outputs(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """The model's raw outputs (logits), one row per text, in input order.
 
         Texts are sorted by length into batches so each batch pads little; each is cut
         to ``max_length * CHARS_PER_TOKEN`` characters first (see :data:`CHARS_PER_TOKEN`).
@@ -77,7 +81,7 @@ class Predictor:
                 batch = data.collate(indices)
                 batch.pop("labels")
                 logits = forward(**{k: v.to(self.device) for k, v in batch.items()})
-                out[torch.as_tensor(indices)] = logits.float().softmax(-1).cpu()
+                out[torch.as_tensor(indices)] = logits.float().cpu()
         return out
 
     def predict(self, texts: Sequence[str] | str, batch_size: int = 64) -> list[Prediction]:

@@ -12,6 +12,8 @@ from rich.console import Console
 
 from tunelab.batching import TokenBatches
 from tunelab.config import Config
+from tunelab.errors import ConfigError
+from tunelab.objective import Objective
 from tunelab.tasks.base import (
     SPLIT_NAMES,
     BuiltModel,
@@ -24,6 +26,8 @@ from tunelab.tasks.classification import (
     ClassificationTrainConfig,
 )
 from tunelab.tasks.text.config import TextDataConfig, TextModelConfig
+
+SINGLE = "single_label"  # data.problem_type of an ordinary classifier
 
 SAMPLE_TEXTS = (
     ["a short one", "and a somewhat longer sentence to check padding and length"],
@@ -46,8 +50,11 @@ class TextTask(ClassificationTask):
 
     def prepare_data(self, cfg: Config):
         from tunelab.tasks.text.data import prepare_text_data
+        from tunelab.tasks.text.targets import prepare_target_data
 
-        splits = prepare_text_data(cfg.data, seed=cfg.data.seed)
+        single = cfg.data.problem_type == SINGLE
+        prepare = prepare_text_data if single else prepare_target_data
+        splits = prepare(cfg.data, seed=cfg.data.seed)
         if cfg.model.trust_remote_code:
             splits.warnings.append(
                 f"model.trust_remote_code is on: Python files in {cfg.model.name} may run "
@@ -64,19 +71,44 @@ class TextTask(ClassificationTask):
     def train_labels(self, splits) -> list[str]:
         return splits.train["label"].tolist()
 
+    def objective_class_for(self, cfg: Config) -> type[Objective]:
+        """Cross-entropy, or the objective of ``data.problem_type`` (targets.py)."""
+        from tunelab.tasks.text.targets import OBJECTIVES
+
+        return OBJECTIVES.get(cfg.data.problem_type, self.objective_class)
+
+    def objective(self, cfg: Config, splits) -> Objective:
+        if cfg.data.problem_type == SINGLE:
+            return super().objective(cfg, splits)
+        from tunelab.tasks.text.targets import target_objective
+
+        return target_objective(cfg, splits)
+
     def batch_sources(
         self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
     ) -> dict[str, TokenBatches]:
+        single = cfg.data.problem_type == SINGLE
         label_ids = {label: i for i, label in enumerate(splits.labels)}
-        return {
+        sources = {
             name: TokenBatches.from_texts(
                 built.processor,
                 frame["text"].tolist(),
-                [label_ids[v] for v in frame["label"]],
+                [label_ids[v] for v in frame["label"]] if single else [0] * len(frame),
                 cfg.model.max_length,
             )
             for name, frame in ((n, getattr(splits, n)) for n in SPLIT_NAMES)
         }
+        if single:
+            return sources
+        from tunelab.tasks.text.targets import with_targets
+
+        return with_targets(sources, splits, cfg)
+
+    def final_metrics(self, cfg: Config, model, built: BuiltModel, splits, device: Any) -> dict:
+        """Multi-label runs: thresholds tuned on validation and the test scores they give."""
+        from tunelab.tasks.text.targets import final_target_metrics
+
+        return final_target_metrics(self, cfg, model, built, splits, device)
 
     def feature_cache_key(self, cfg: Config, built: BuiltModel, splits, split: str) -> str:
         from tunelab.features import cache_key
@@ -90,7 +122,12 @@ class TextTask(ClassificationTask):
     def predictor(self, model, built: BuiltModel, splits, cfg: Config, device: Any):
         from tunelab.tasks.text.predictor import Predictor
 
-        return Predictor(model, built.processor, splits.labels, cfg.model.max_length, device)
+        base = Predictor(model, built.processor, splits.labels, cfg.model.max_length, device)
+        if cfg.data.problem_type == SINGLE:
+            return base
+        from tunelab.tasks.text.targets import card_fields, target_predictor
+
+        return target_predictor(base, card_fields(cfg, splits))
 
     def examples(self, split) -> tuple[list, list[str]]:
         return split["text"].tolist(), split["label"].tolist()
@@ -109,12 +146,23 @@ class TextTask(ClassificationTask):
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
         from tunelab.tasks.text.save import save_model
 
-        return save_model(model_dir, model, built.processor, splits.labels, cfg, built.source)
+        path = save_model(model_dir, model, built.processor, splits.labels, cfg, built.source)
+        if cfg.data.problem_type != SINGLE:  # what the loaded model needs to predict
+            from tunelab.run_dir import read_model_card, write_model_card
+            from tunelab.tasks.text.targets import card_fields
+
+            write_model_card(path, {**read_model_card(path), **card_fields(cfg, splits)})
+        return path
 
     def load_predictor(self, model_dir: Path, card: dict, device: str):
         from tunelab.tasks.text.predictor import load_text_predictor
 
-        return load_text_predictor(model_dir, card, device)
+        predictor = load_text_predictor(model_dir, card, device)
+        if card.get("problem_type", SINGLE) == SINGLE:
+            return predictor
+        from tunelab.tasks.text.targets import target_predictor
+
+        return target_predictor(predictor, card)
 
     def read_inputs(
         self,
@@ -140,6 +188,12 @@ class TextTask(ClassificationTask):
     def evaluate_source(self, predictor, run_dir: Path, source: str, columns: dict) -> dict:
         from tunelab.tasks.text.evaluate import evaluate_texts
 
+        kind = getattr(predictor, "problem_type", SINGLE)
+        if kind != SINGLE:
+            raise ConfigError(
+                f"tunelab evaluate scores single-label classifiers; {run_dir} is a {kind} "
+                "run: its test metrics are in metrics.json"
+            )
         return evaluate_texts(predictor, run_dir, source, columns)
 
     def export_signature(self, predictor) -> ExportSignature:
