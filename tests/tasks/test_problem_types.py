@@ -183,3 +183,14 @@ def test_a_regression_target_that_is_not_a_number_is_one_line(tiny_config, tmp_p
     with pytest.raises(DataError, match=r"column 'label' row 1 is '\w+', not a number"):
         tunelab.fine_tune(tiny_config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_class_only_settings_are_refused_for_other_problem_types(tiny_config, tmp_path):
+    import tunelab
+    from tunelab.errors import ConfigError
+
+    tiny_config["data"]["problem_type"] = "multi_label"
+    tiny_config["train"]["label_smoothing"] = 0.1
+    with pytest.raises(ConfigError, match=r"^train.label_smoothing applies to single-label"):
+        tunelab.fine_tune(tiny_config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

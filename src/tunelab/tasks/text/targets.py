@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tunelab.config import Config
 from tunelab.data.cleaning import normalize_text, require_scalars
-from tunelab.errors import DataError
+from tunelab.errors import ConfigError, DataError
 from tunelab.objective import EvalResult, Objective
 from tunelab.tasks.problem_types import (
     MultiLabelObjective,
@@ -28,6 +29,7 @@ from tunelab.tasks.problem_types import (
     multi_hot,
     tuned_metrics,
 )
+from tunelab.tasks.text.config import TextDataConfig
 from tunelab.tasks.text.data import SPLIT_NAMES, TextSplits, _load_tables
 from tunelab.tasks.text.predictor import Predictor
 
@@ -39,7 +41,27 @@ OBJECTIVES: dict[str, type[Objective]] = {
 
 
 # ------------------------------------------------------------------------------ data
-def prepare_target_data(cfg, seed: int) -> TextSplits:
+def check_settings(cfg: Config) -> None:
+    """Refuse class-only settings a multi-label or regression run would ignore.
+
+    Raises:
+        ConfigError: naming the key and what to do.
+    """
+    kind = cfg.data.problem_type
+    ignored = {
+        "data.min_class_count": cfg.data.min_class_count != 0,
+        "data.max_per_class": cfg.data.max_per_class is not None,
+        "train.label_smoothing": cfg.train.label_smoothing != 0.0,
+        "train.class_weights": cfg.train.class_weights == "balanced",
+    }
+    for key, set_ in ignored.items():
+        if set_:
+            raise ConfigError(
+                f"{key} applies to single-label classes, not data.problem_type {kind}; drop it"
+            )
+
+
+def prepare_target_data(cfg: TextDataConfig, seed: int) -> TextSplits:
     """Read, clean, split and summarise a multi-label or regression text table.
 
     Raises:
@@ -62,7 +84,7 @@ def prepare_target_data(cfg, seed: int) -> TextSplits:
     return TextSplits(**splits, labels=labels, summary=summary, warnings=[])
 
 
-def _clean(frame: pd.DataFrame, cfg, where: str) -> pd.DataFrame:
+def _clean(frame: pd.DataFrame, cfg: TextDataConfig, where: str) -> pd.DataFrame:
     """``text`` and ``label`` columns; rows without either dropped, duplicates too."""
     for column, key in ((cfg.text_column, "text_column"), (cfg.label_column, "label_column")):
         if column not in frame.columns:
@@ -98,7 +120,9 @@ def _numbers(values: pd.Series, where: str, column: str) -> pd.Series:
     return numbers.astype(float)
 
 
-def _complete(frames: dict[str, pd.DataFrame], cfg, seed: int) -> dict[str, pd.DataFrame]:
+def _complete(
+    frames: dict[str, pd.DataFrame], cfg: TextDataConfig, seed: int
+) -> dict[str, pd.DataFrame]:
     """Missing validation / test rows drawn at random (seeded) from train: with label sets
     or values there are no classes to stratify by."""
     pool = frames["train"].sample(frac=1.0, random_state=seed).reset_index(drop=True)
@@ -118,7 +142,9 @@ def _complete(frames: dict[str, pd.DataFrame], cfg, seed: int) -> dict[str, pd.D
     return {name: out[name] for name in SPLIT_NAMES}
 
 
-def _summary(splits: dict[str, pd.DataFrame], labels: list[str], cfg) -> dict[str, Any]:
+def _summary(
+    splits: dict[str, pd.DataFrame], labels: list[str], cfg: TextDataConfig
+) -> dict[str, Any]:
     """``data_summary.json``: rows per split and label counts, or target statistics."""
     summary: dict[str, Any] = {
         "problem_type": cfg.problem_type,
@@ -142,7 +168,7 @@ def _summary(splits: dict[str, pd.DataFrame], labels: list[str], cfg) -> dict[st
     return summary
 
 
-def targets(frame: pd.DataFrame, labels: list[str], cfg) -> np.ndarray:
+def targets(frame: pd.DataFrame, labels: list[str], cfg: TextDataConfig) -> np.ndarray:
     """The float targets of a split: multi-hot rows, or the values."""
     if cfg.problem_type == "regression":
         return frame["label"].to_numpy(dtype=np.float32)
@@ -150,14 +176,14 @@ def targets(frame: pd.DataFrame, labels: list[str], cfg) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- training side
-def target_objective(cfg, splits: TextSplits) -> Objective:
+def target_objective(cfg: Config, splits: TextSplits) -> Objective:
     """The run's objective: BCE over the training labels, or standardised MSE."""
     if cfg.data.problem_type == "regression":
         return RegressionObjective.from_targets(splits.train["label"].astype(float).tolist())
     return MultiLabelObjective(splits.labels)
 
 
-def with_targets(sources: dict[str, Any], splits: TextSplits, cfg) -> dict[str, Any]:
+def with_targets(sources: dict[str, Any], splits: TextSplits, cfg: Config) -> dict[str, Any]:
     """Token batch sources whose ``labels`` are the float targets."""
     for name, source in sources.items():
         source.labels = torch.as_tensor(targets(getattr(splits, name), splits.labels, cfg.data))
@@ -165,7 +191,9 @@ def with_targets(sources: dict[str, Any], splits: TextSplits, cfg) -> dict[str, 
 
 
 @torch.inference_mode()
-def evaluate_split(model, source, objective: Objective, device, batch_size: int) -> EvalResult:
+def evaluate_split(
+    model: torch.nn.Module, source: Any, objective: Objective, device: Any, batch_size: int
+) -> EvalResult:
     """The objective's evaluation of ``model`` on a batch source (eval mode)."""
     model.eval()
 
@@ -178,7 +206,9 @@ def evaluate_split(model, source, objective: Objective, device, batch_size: int)
     return objective.evaluate(batches(), len(source))
 
 
-def final_target_metrics(task, cfg, model, built, splits: TextSplits, device) -> dict:
+def final_target_metrics(
+    task: Any, cfg: Config, model: torch.nn.Module, built: Any, splits: TextSplits, device: Any
+) -> dict:
     """Multi-label: thresholds tuned on validation, the test metrics they give; kept on
     ``splits`` for the saved model. Regression: nothing to add."""
     if cfg.data.problem_type != "multi_label":
@@ -193,7 +223,7 @@ def final_target_metrics(task, cfg, model, built, splits: TextSplits, device) ->
     return tuned
 
 
-def card_fields(cfg, splits: TextSplits) -> dict[str, Any]:
+def card_fields(cfg: Config, splits: TextSplits) -> dict[str, Any]:
     """What the model card adds, so a loaded model predicts label sets or values."""
     fields: dict[str, Any] = {"problem_type": cfg.data.problem_type}
     if cfg.data.problem_type == "multi_label":

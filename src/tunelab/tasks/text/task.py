@@ -50,9 +50,11 @@ class TextTask(ClassificationTask):
 
     def prepare_data(self, cfg: Config):
         from tunelab.tasks.text.data import prepare_text_data
-        from tunelab.tasks.text.targets import prepare_target_data
+        from tunelab.tasks.text.targets import check_settings, prepare_target_data
 
         single = cfg.data.problem_type == SINGLE
+        if not single:
+            check_settings(cfg)
         prepare = prepare_text_data if single else prepare_target_data
         splits = prepare(cfg.data, seed=cfg.data.seed)
         if cfg.model.trust_remote_code:
