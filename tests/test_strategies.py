@@ -198,3 +198,10 @@ def test_layers_on_a_causal_lm_freezes_all_but_the_named_blocks():
     trainable = {g.name for g in groups if g.num_trainable == g.num_params}
     assert trainable == {"layer.1", "head"}
     assert all(g.num_trainable == 0 for g in groups if g.name not in trainable)
+
+
+def test_compare_takes_layers_by_name_but_not_by_default():
+    from tunelab.comparison import _check_strategies, all_strategies
+
+    assert "layers" not in all_strategies("text_classification")  # needs strategy.train
+    assert _check_strategies(["layers", "top_k"], 1, "text_classification") == ["layers", "top_k"]

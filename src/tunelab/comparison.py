@@ -104,12 +104,17 @@ def compare(
 
 
 def _check_strategies(strategies: list[str], seeds: int, task: str) -> list[str]:
-    known = set(all_strategies(task))
+    from tunelab.tasks import get_task
+
+    # any strategy the task supports may be named, also one the default set leaves out
+    # for needing settings of its own (layers: strategy.train)
+    own = [s for s in strategy_names() if get_task(task).supports(s)]
+    known = [*all_strategies(task), *(s for s in own if s not in all_strategies(task))]
     unknown = [s for s in strategies if s not in known]
     if unknown:
         raise ConfigError(
             f"--strategies: '{unknown[0]}' is not available for task '{task}'; choose from "
-            f"{', '.join(all_strategies(task))}"
+            f"{', '.join(known)}"
         )
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")
