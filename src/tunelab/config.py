@@ -102,7 +102,7 @@ class EarlyStoppingConfig(_Section):
     min_delta: float = Field(0.0, ge=0.0)
 
 
-ReportTarget = Literal["none", "mlflow", "tensorboard"]
+ReportTarget = Literal["none", "all", "mlflow", "tensorboard"]
 
 
 class TrainConfig(_Section):

@@ -102,3 +102,16 @@ def test_a_missing_library_is_a_config_error_before_anything_is_written(
     with pytest.raises(ConfigError, match=r"needs the 'mlflow' package.*tunelab\[tracking\]"):
         tunelab.fine_tune(tiny_config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_report_to_all_means_every_installed_backend_and_none_nothing(monkeypatch):
+    from tunelab.config import TrainConfig
+    from tunelab.tracking import report_targets
+
+    assert report_targets(TrainConfig()) == []  # the default: none
+    assert report_targets(TrainConfig(report_to=["none", "mlflow", "mlflow"])) == ["mlflow"]
+    assert report_targets(TrainConfig(report_to="all")) == ["mlflow", "tensorboard"]
+    for name in [n for n in sys.modules if n.split(".")[0] == "mlflow"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "tunelab.tracking.mlflow", raising=False)
+    assert report_targets(TrainConfig(report_to="all")) == ["tensorboard"]

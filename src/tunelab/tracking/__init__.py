@@ -49,10 +49,21 @@ INSTALL_HINT = "pip install 'tunelab[tracking]'"
 
 
 def report_targets(train: TrainConfig) -> list[str]:
-    """The backends ``train.report_to`` names, in order, without ``none``."""
+    """The backends ``train.report_to`` names, in order, without ``none``; ``all`` is
+    every backend whose library is installed (as in HF ``report_to="all"``)."""
     chosen = train.report_to
     names = [chosen] if isinstance(chosen, str) else list(chosen)
+    if "all" in names:
+        names = [name for name in BACKENDS if _installed(name)]
     return [name for name in dict.fromkeys(names) if name != "none"]
+
+
+def _installed(name: str) -> bool:
+    try:
+        backend(name)
+    except ConfigError:
+        return False
+    return True
 
 
 def backend(name: str) -> ModuleType:
