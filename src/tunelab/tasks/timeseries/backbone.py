@@ -34,9 +34,14 @@ def cache_root() -> Path:
 
 
 def default_backbone_dir(settings: PretrainConfig | None = None) -> Path:
-    """The cache folder of the default backbone: a hash of its pre-training settings."""
+    """The cache folder of the default backbone: a hash of its pre-training settings
+    and of the collections installed (aeon adds sets to sktime's)."""
+    from tunelab.tasks.timeseries.readers import data_folders
+
     settings = settings or PretrainConfig()
-    key = hashlib.sha256(json.dumps(settings.model_dump(), sort_keys=True).encode())
+    found = sorted(p.name for root in data_folders() for p in root.glob("*/*_TRAIN.ts"))
+    identity = {"settings": settings.model_dump(), "collections": found}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode())
     return cache_root() / f"{DEFAULT_BACKBONE}-{key.hexdigest()[:12]}"
 
 

@@ -184,7 +184,7 @@ def _score_method(method: str, splits, level: float) -> dict[str, Any]:
     try:
         for split in ("validation", "test"):
             preds, truths, scales, lows, highs = [], [], [], [], []
-            for s in splits.series:
+            for s in splits.series:  # validation: the last validation window only
                 history = s.history[:-horizon] if split == "validation" else s.history
                 truth = s.history[-horizon:] if split == "validation" else s.future
                 mean, lower, upper = _forecast(method, history, horizon, season, level)

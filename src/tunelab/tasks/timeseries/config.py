@@ -31,6 +31,13 @@ class TSModelConfig(ModelConfig):
     head: HeadConfig = Field(default_factory=HeadConfig)
 
 
+class ForecastModelConfig(ModelConfig):
+    """The backbone, and the dropout before the linear forecasting head."""
+
+    name: str = DEFAULT_BACKBONE
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
 class TSClassificationDataConfig(ClassificationDataConfig):
     """``.ts`` files (UCR/UEA) or wide CSVs (one series per row, a label column).
 
@@ -66,6 +73,9 @@ class ForecastConfig(_Section):
     # hourly 24; else 1 = naive)
     season_length: int | None = Field(None, ge=1)
     window_stride: int = Field(1, ge=1)  # step between training windows
+    # Rolling validation origins before the test window (1 where a series is too short):
+    # one window of one series makes early stopping follow noise.
+    validation_windows: int = Field(12, ge=1)
     loss: Literal["mse", "mae"] = "mse"  # on values scaled by each window's context
     baselines: list[Literal["seasonal_naive", "mean", "ets", "arima"]] = Field(
         default_factory=lambda: ["seasonal_naive", "mean", "ets", "arima"]

@@ -2,8 +2,9 @@
 
 Every (series id, value column) pair is one univariate series. The test window is the
 last ``forecast.horizon`` points of each series (or, with ``data.test``, the first
-``horizon`` points that follow it there); the validation window is the ``horizon``
-points before that; training windows end before validation starts. A window's context
+``horizon`` points that follow it there); validation windows roll over the
+``forecast.validation_windows`` origins whose targets end where the test window starts;
+training targets end before the first validation origin. A window's context
 is the ``context`` points before its origin, left-padded (and marked unobserved) near
 the start of a series.
 """
@@ -200,11 +201,15 @@ def prepare_forecast_data(
             )
         scale = mase_scale(history, season)
         series.append(Series(name, history, future, scale))
-        end = len(history) - horizon  # the validation window starts here
-        first = min(max(1, context // 4), end - horizon)
-        origins = list(range(first, end - horizon + 1, forecast.window_stride))
+        end = len(history) - horizon  # the last validation window starts here
+        rolling = forecast.validation_windows
+        count = rolling if len(history) >= 4 * horizon + rolling else 1
+        validation = list(range(end - count + 1, end + 1))
+        last = validation[0] - horizon  # training targets end before validation starts
+        first = min(max(1, context // 4), last)
+        origins = list(range(first, last + 1, forecast.window_stride))
         parts["train"].append(windows_of(history, origins, context, horizon, scale, name))
-        parts["validation"].append(windows_of(history, [end], context, horizon, scale, name))
+        parts["validation"].append(windows_of(history, validation, context, horizon, scale, name))
         full = np.concatenate([history, future])
         parts["test"].append(windows_of(full, [len(history)], context, horizon, scale, name))
     splits = {name: concat(w) for name, w in parts.items()}

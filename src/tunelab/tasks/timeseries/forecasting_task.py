@@ -25,9 +25,9 @@ from tunelab.tasks.base import (
 from tunelab.tasks.timeseries.config import (
     ForecastConfig,
     ForecastDataConfig,
+    ForecastModelConfig,
     ForecastTrainConfig,
     PretrainConfig,
-    TSModelConfig,
 )
 from tunelab.tasks.timeseries.forecast_metrics import ForecastObjective
 
@@ -45,7 +45,7 @@ class ForecastingTask(Task):
 
     def sections(self) -> TaskSections:
         return TaskSections(
-            TSModelConfig,
+            ForecastModelConfig,
             ForecastDataConfig,
             ForecastTrainConfig,
             extra={"forecast": ForecastConfig, "pretrain": PretrainConfig},
@@ -68,7 +68,7 @@ class ForecastingTask(Task):
 
         path = backbone_path(cfg.model.name)
         backbone = load_backbone(path, cfg.model.pretrained, channels=1)
-        model = SeriesForecaster(backbone, splits.context, splits.horizon, cfg.model.head.dropout)
+        model = SeriesForecaster(backbone, splits.context, splits.horizon, cfg.model.dropout)
         return BuiltModel(model, None, path if cfg.model.pretrained else None)
 
     def objective(self, cfg: Config, splits) -> ForecastObjective:
