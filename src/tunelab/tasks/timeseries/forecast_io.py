@@ -90,7 +90,7 @@ class ForecastPredictor:
         if (
             isinstance(histories, str)
             or (isinstance(histories, np.ndarray) and histories.ndim == 1)
-            or (isinstance(histories, list) and histories and np.isscalar(histories[0]))
+            or (isinstance(histories, list) and histories and _is_number(histories[0]))
         ):
             histories = [histories]
         return [Forecast([float(v) for v in row]) for row in self.forecast(list(histories))]
@@ -113,6 +113,10 @@ class ForecastPredictor:
             ):
                 record["forecast"] = [float(v) for v in row]
         return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number)
 
 
 def save_forecaster(model_dir: Path, model, splits, cfg) -> Path:
