@@ -85,6 +85,8 @@ def test_samples_are_fixed_by_the_seed_and_warn_on_mismatches(tmp_path):
     assert [e.id for e in first.test] == [e.id for e in second.test]
     assert len(first.train) == 20 and len(first.validation) == len(first.test) == 5
     assert first.summary["answer_spans"]["mismatched"] == 1
+    assert first.summary["splits"]["train"]["n"] == 20  # what the report shows per split
+    assert first.summary["splits"]["test"]["length_chars"]["max"] > 0
     assert "not at their answer_start" in first.warnings[0]
 
 

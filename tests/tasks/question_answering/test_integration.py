@@ -39,7 +39,7 @@ def test_minilm_learns_squad_spans_in_a_few_steps(tmp_path):
     }
     result = tunelab.fine_tune(config, tmp_path / "run")
     summary = json.loads((result.run_dir / "data_summary.json").read_text())
-    assert summary["splits"]["test"]["questions"] == 16
+    assert summary["splits"]["test"]["n"] == 16
     assert summary["answer_spans"]["mismatched"] == 0  # SQuAD v1.1's spans all check out
     test = result.metrics["test"]
     assert 0 <= test["exact_match"] <= test["f1"] <= 100 and test["latency_ms_p50"] > 0

@@ -13,6 +13,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
+from tunelab.data.checks import length_stats
 from tunelab.errors import DataError
 from tunelab.tasks.question_answering.config import QADataConfig
 from tunelab.tasks.question_answering.data import QAExample, SpanCheck, check_spans, read_examples
@@ -85,11 +88,9 @@ def prepare_qa_data(cfg: QADataConfig) -> QASplits:
     for name, examples in splits.items():
         if not examples:
             raise DataError(f"data.{name}: no questions left; give more data")
-    return QASplits(
-        **splits,
-        summary=_summary(splits, sources, check, {n: len(raw[n]) for n in SPLITS}),
-        warnings=_warnings(check),
-    )
+    warnings = _warnings(check)
+    summary = _summary(splits, sources, check, {n: len(raw[n]) for n in SPLITS})
+    return QASplits(**splits, summary={**summary, "warnings": warnings}, warnings=warnings)
 
 
 def split_by_context(
@@ -125,11 +126,11 @@ def _summary(
         examples = splits[name]
         return {
             "source": sources[name],
-            "questions": len(examples),
+            "n": len(examples),  # questions (the report's split sizes)
             "of": available[name],
             "contexts": len({e.context for e in examples}),
             "unanswerable": sum(not e.answerable for e in examples),
-            "mean_context_chars": sum(len(e.context) for e in examples) / len(examples),
+            "length_chars": length_stats(pd.Series([e.context for e in examples])),
         }
 
     return {
@@ -177,4 +178,4 @@ def drop_long_questions(splits: QASplits, tokenizer, limit: int) -> None:
             "raise model.max_length or lower model.doc_stride to keep them"
         )
         setattr(splits, name, kept)
-        splits.summary["splits"][name]["questions"] = len(kept)
+        splits.summary["splits"][name]["n"] = len(kept)
