@@ -196,7 +196,7 @@ def _train_and_save(
 
     model = trainer.accelerator.unwrap_model(trainer.model)
     ran = cfg.model_copy(update={"train": train_cfg})  # auto settings resolved
-    write_json(run_dir / "layers.json", layers_report(groups, plans, ran, strategy.name))
+    write_json(run_dir / "layers.json", layers_report(groups, plans, ran, strategy.name, state))
     metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
     extra = task.final_metrics(cfg, model, built, splits, trainer.device)
     metrics["test"].update(extra.pop("test", {}))

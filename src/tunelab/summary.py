@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
 from tunelab.config import Config
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan
+
+if TYPE_CHECKING:
+    from tunelab.trainer import TrainState
 
 
 def group_rows(groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config) -> list[dict]:
@@ -26,6 +31,8 @@ def group_rows(groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config) ->
         }
         if cfg.strategy.name == "gradual_unfreeze":
             row["unfreeze_epoch"] = plan.unfreeze_epoch
+            if plan.unfreeze_step is not None:
+                row["unfreeze_step"] = plan.unfreeze_step
         rows.append(row)
     return rows
 
@@ -41,12 +48,19 @@ def print_groups(
     console: Console, groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config
 ) -> None:
     """The table users need to see what a strategy actually trains."""
-    table = Table(title=f"{cfg.model.name} · strategy {cfg.strategy.name}")
+    gradual = cfg.strategy.name == "gradual_unfreeze"
+    plan_note = "→: planned unfreezing; the run prints when each group unfreezes"
+    table = Table(
+        title=f"{cfg.model.name} · strategy {cfg.strategy.name}",
+        caption=plan_note if gradual else None,
+    )
     for column in ("group", "state", "lr x", "lr", "params", "trainable"):
         table.add_column(column, justify="left" if column in ("group", "state") else "right")
     for row in group_rows(groups, plans, cfg):
         state = row["state"]
-        if row.get("unfreeze_epoch"):
+        if row.get("unfreeze_step"):
+            state += f" → step {row['unfreeze_step'] + 1}"
+        elif row.get("unfreeze_epoch"):
             state += f" → ep {row['unfreeze_epoch'] + 1}"
         table.add_row(
             row["name"],
@@ -62,18 +76,38 @@ def print_groups(
 
 
 def layers_report(
-    groups: list[LayerGroup], plans: list[GroupPlan], cfg: Config, strategy: str
+    groups: list[LayerGroup],
+    plans: list[GroupPlan],
+    cfg: Config,
+    strategy: str,
+    ran: TrainState | None = None,
 ) -> dict:
-    """The ``layers.json`` content (see docs/run_dir.md)."""
+    """The ``layers.json`` content (see docs/run_dir.md).
+
+    With ``ran`` (the finished run's state), a group the plan unfreezes later has the
+    state it ended in and ``unfrozen_at``: when it actually unfroze, or None.
+    """
     rows = group_rows(groups, plans, cfg)
-    for row in rows:
+    for row, plan in zip(rows, plans, strict=True):
         row.pop("trainable_params")
+        if ran is not None and plan.state == "frozen" and plan.ever_trains:
+            _record_unfreezing(row, ran)
     return {
         "strategy": strategy,
         "groups": rows,
         "trainable_params": sum(g.num_trainable for g in groups),
         "total_params": sum(g.num_params for g in groups),
     }
+
+
+def _record_unfreezing(row: dict, ran: TrainState) -> None:
+    """What happened to a group planned to unfreeze: ``state`` "trained" and
+    ``unfrozen_at`` ``{"epoch": 0-based, "step": optimizer steps done before}`` when it
+    took at least one step unfrozen, else "frozen" and None (the run ended first)."""
+    when = ran.unfrozen.get(row["name"])
+    trained = when is not None and when["step"] < ran.step
+    row["state"] = "trained" if trained else "frozen"
+    row["unfrozen_at"] = dict(when) if trained else None
 
 
 def describe_layers(model_name: str) -> list[dict]:

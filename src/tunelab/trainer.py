@@ -54,6 +54,8 @@ class TrainState:
     stopped_early: bool = False
     nonfinite_skipped: int = 0  # optimizer steps skipped for a NaN/inf loss or gradient
     running: list[float] = field(default_factory=list)  # this epoch's RunningLoss sums
+    # group name -> {epoch (0-based), step (optimizer steps done)} when it became trainable
+    unfrozen: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def train_seconds(self) -> float:
@@ -416,13 +418,31 @@ class Trainer:
 
     # ------------------------------------------------------------- helpers
     def on_trainable_changed(self) -> None:
-        """Unfreezing moved a group: refresh train/eval modes and report it."""
+        """Unfreezing moved a group: refresh train/eval modes, record and report it."""
         self._trainable_params = None
         set_train_mode(self.model, self.groups)
+        opened = self._record_unfrozen()
         trainable, total = count_params(self.model)
-        self.console.print(f"unfreeze phase {self._phase()}: {trainable:,} of {total:,} trainable")
+        self.console.print(
+            f"unfreeze phase {self._phase()} at epoch {self.state.epoch + 1}, after step "
+            f"{self.state.step}: {', '.join(opened) or 'no new group'} unfrozen; "
+            f"{trainable:,} of {total:,} trainable"
+        )
         for callback in self.callbacks:
             callback.on_trainable_changed(self)
+
+    def _record_unfrozen(self) -> list[str]:
+        """Note when each planned-frozen group first became trainable: the report draws
+        what happened, not the plan (``layers.json``'s ``unfrozen_at``)."""
+        done = self.state.unfrozen
+        opened = [
+            group.name
+            for group, plan in zip(self.groups, self.plans, strict=True)
+            if plan.state == "frozen" and group.num_trainable and group.name not in done
+        ]
+        for name in opened:
+            self.state.unfrozen[name] = {"epoch": self.state.epoch, "step": self.state.step}
+        return opened
 
     def use_data(self, train_data, val_data) -> None:
         """Swap in equivalent batch sources: same examples, order, lengths and labels.

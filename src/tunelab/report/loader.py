@@ -232,6 +232,8 @@ def _parse_layers(raw: dict[str, Any]) -> LayerPlan:
             lr_scale=g.get("lr_scale"),
             lr=g.get("lr"),
             unfreeze_epoch=g.get("unfreeze_epoch"),
+            unfrozen_at=g.get("unfrozen_at"),
+            unfreezing_recorded="unfrozen_at" in g,
         )
         for g in raw.get("groups", [])
     ]

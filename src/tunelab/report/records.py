@@ -142,6 +142,10 @@ class LayerGroup:
     lr_scale: float | None
     lr: float | None
     unfreeze_epoch: int | None
+    # What happened (gradual unfreezing): {"epoch": 0-based, "step": steps done before},
+    # None when the group never unfroze; recorded False for runs that predate it.
+    unfrozen_at: dict[str, int] | None = None
+    unfreezing_recorded: bool = False
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class RunView:
     layer_diagram: str | None
     curves: str | None
     sections: list[ReportSection]
+    layer_caption: str | None = None  # gradual unfreezing: drawn as the run ended or as planned
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ def _run_view(run: RunData, name: str, layer_width: float = 8.0) -> RunView:
         run=run,
         flowchart=Markup(flowchart_svg(build_steps(run), uid=f"flow-{name}")),
         layer_diagram=layers,
+        layer_caption=run_figures.layer_caption(run.layers) if run.layers else None,
         curves=curves,
         sections=[*decision_sections(run), *task_sections(run)],
     )

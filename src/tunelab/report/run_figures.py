@@ -74,13 +74,38 @@ def _layer_detail(group: LayerGroup) -> str:
         parts.append(f"lr {fmt.learning_rate(group.lr, digits=2)}{scale}")
     elif group.state != "frozen" and group.lr_scale is not None:
         parts.append(f"lr ×{group.lr_scale:.2g}")
-    epoch = group.unfreeze_epoch
-    if epoch == 0:
-        parts.append("trains from start")
-    elif epoch is not None:
-        verb = "unfreezes" if group.state == "frozen" else "unfrozen"
-        parts.append(f"{verb} at epoch {epoch + 1}")
+    parts.extend(_unfreezing_note(group))
     return " · ".join(parts) or group.state
+
+
+def _unfreezing_note(group: LayerGroup) -> list[str]:
+    """When a gradually unfrozen group trained: as recorded by the run, else the plan."""
+    epoch, when = group.unfreeze_epoch, group.unfrozen_at
+    if epoch == 0:
+        return ["trains from start"]
+    if when is not None:
+        return [f"trained from epoch {when['epoch'] + 1} (after step {when['step']})"]
+    if epoch is None:
+        return []
+    if group.unfreezing_recorded:  # planned, but the run ended (or stopped) first
+        return [f"never unfrozen (planned for epoch {epoch + 1})"]
+    verb = "unfreezes" if group.state == "frozen" else "unfrozen"
+    return [f"{verb} at epoch {epoch + 1}"]
+
+
+def layer_caption(plan: LayerPlan) -> str | None:
+    """The diagram's caption for gradual unfreezing: whether it shows what happened."""
+    if not any(g.unfreeze_epoch for g in plan.groups):
+        return None
+    if any(g.unfreezing_recorded for g in plan.groups):
+        return (
+            "Gradual unfreezing, drawn as the run ended: a group coloured trained says the "
+            "epoch (and optimizer step) it actually unfroze at; a frozen one never trained."
+        )
+    return (
+        "Gradual unfreezing, drawn from the plan (this run did not record when groups "
+        "unfroze): a group coloured frozen may have trained from the epoch it names."
+    )
 
 
 def _plan_title(plan: LayerPlan, name: str) -> str:

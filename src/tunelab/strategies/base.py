@@ -38,6 +38,7 @@ class GroupPlan:
     state: GroupState
     lr_scale: float = 1.0
     unfreeze_epoch: int | None = None
+    unfreeze_step: int | None = None  # set when the schedule counts optimizer steps
 
     @property
     def ever_trains(self) -> bool:

@@ -34,9 +34,14 @@ class GradualUnfreeze(Strategy):
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         backbone = len(groups) - 1
-        every = self.cfg.unfreeze_every_epochs
+        every, every_steps = self.cfg.unfreeze_every_epochs, self.cfg.unfreeze_every_steps
         plans = [
-            GroupPlan("frozen", unfreeze_epoch=(backbone - i) * every) for i in range(backbone)
+            GroupPlan(
+                "frozen",
+                unfreeze_epoch=(backbone - i) * every,
+                unfreeze_step=(backbone - i) * every_steps if every_steps else None,
+            )
+            for i in range(backbone)
         ]
         return plans + [GroupPlan("trained", unfreeze_epoch=0)]
 
