@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.conftest import make_texts
@@ -34,3 +35,42 @@ def test_warnings_and_the_run_directory_keep_their_brackets(tiny_config, tmp_pat
     assert result.exit_code == 0, result.output
     assert "[urgent]" in result.stdout
     assert f"run directory: {out}" in result.stdout
+
+
+def _printed(print_call) -> str:
+    console = Console(record=True, width=200)
+    print_call(console)
+    return console.export_text()
+
+
+def test_search_worker_errors_and_trial_values_keep_their_brackets() -> None:
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from tunelab.hpsearch.loop import print_trial
+
+    error = "FileNotFoundError: data[v2]/train[bold].csv"
+    assert error in _printed(lambda c: print_trial(c, None, "val_f1", error=error))
+    failed = create_trial(
+        state=TrialState.FAIL,
+        params={"data.train": "data[v2].csv"},
+        distributions={"data.train": CategoricalDistribution(["data[v2].csv", "b.csv"])},
+        user_attrs={"error": error},
+    )
+    text = _printed(lambda c: print_trial(c, failed, "val_f1"))
+    assert f"failed: {error}" in text and "data.train=data[v2].csv" in text
+
+
+def test_the_layer_table_keeps_bracketed_model_paths_and_group_names() -> None:
+    from tunelab.config import validate_config
+    from tunelab.layers import LayerGroup
+    from tunelab.strategies.base import GroupPlan
+    from tunelab.summary import print_groups
+
+    cfg = validate_config({"model": {"name": "/models/bert[v2]"}, "data": {}})
+    groups = [LayerGroup("blocks[0]"), LayerGroup("head")]
+    text = _printed(
+        lambda c: print_groups(c, groups, [GroupPlan("frozen"), GroupPlan("trained")], cfg)
+    )
+    assert "/models/bert[v2] · strategy" in text
+    assert "blocks[0]" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tunelab.config import Config
@@ -51,7 +52,7 @@ def print_groups(
     gradual = cfg.strategy.name == "gradual_unfreeze"
     plan_note = "→: planned unfreezing; the run prints when each group unfreezes"
     table = Table(
-        title=f"{cfg.model.name} · strategy {cfg.strategy.name}",
+        title=escape(f"{cfg.model.name} · strategy {cfg.strategy.name}"),  # a path: "[v2]"
         caption=plan_note if gradual else None,
     )
     for column in ("group", "state", "lr x", "lr", "params", "trainable"):
@@ -63,7 +64,7 @@ def print_groups(
         elif row.get("unfreeze_epoch"):
             state += f" → ep {row['unfreeze_epoch'] + 1}"
         table.add_row(
-            row["name"],
+            escape(row["name"]),  # module names come from the user's model: "blocks[0]"
             state,
             f"{row['lr_scale']:.3g}",
             "auto" if row["lr"] is None else f"{row['lr']:.2e}",

@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
+from rich.markup import escape
 
 from tunelab.config import Config, SearchConfig, load_config, validate_config
 from tunelab.errors import TunelabError
@@ -180,28 +181,30 @@ def _announce(
 ) -> None:
     done = counted_trials(study.get_trials(deepcopy=False))
     resumed = f", resuming with {done} trials done" if done else ""
+    # escape: names, paths and values are the user's; "[v2]" would be read as markup
     console.print(
-        f"study [bold]{study.study_name}[/] in {redact(url)}{resumed}; "
-        f"{base.search.trials} trials, {base.search.metric} "
+        f"study [bold]{escape(study.study_name)}[/] in {escape(redact(url))}{resumed}; "
+        f"{base.search.trials} trials, {escape(base.search.metric)} "
         f"({direction_of(base.search)}), {base.search.isolation} isolation"
     )
-    console.print("space: " + "; ".join(f"{p.key} {p.kind} {list(p.values)}" for p in params))
+    space = "; ".join(f"{p.key} {p.kind} {list(p.values)}" for p in params)
+    console.print("space: " + escape(space), highlight=False)
 
 
 def print_trial(console: Console, trial: FrozenTrial | None, metric: str, error: str = "") -> None:
     """One line per finished trial."""
     if trial is None:
-        console.print(f"[red]worker failed[/]: {error}")
+        console.print(f"[red]worker failed[/]: {escape(error)}", highlight=False)
         return
     seconds = trial.duration.total_seconds() if trial.duration else 0.0
     if trial.state == TrialState.COMPLETE:
-        outcome = f"[green]{metric} {trial.value:.4f}[/]"
+        outcome = f"[green]{escape(metric)} {trial.value:.4f}[/]"
     elif trial.state == TrialState.PRUNED:
         outcome = f"[yellow]pruned at epoch {trial.last_step}[/]"
     else:
-        outcome = f"[red]failed[/]: {error or trial.user_attrs.get('error', '')}"
+        outcome = f"[red]failed[/]: {escape(str(error or trial.user_attrs.get('error') or ''))}"
     tag = " (baseline)" if trial.user_attrs.get("baseline") else ""
-    params = " ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+    params = escape(" ".join(f"{k}={_short(v)}" for k, v in trial.params.items()))
     console.print(
         f"trial {trial.number}{tag}: {outcome} in {seconds:.1f}s  [dim]{params}[/]", highlight=False
     )
