@@ -12,6 +12,10 @@ streamed without one is counted as it arrives and cut off at the limit), more th
 item. One oversized request then costs at most the limit in memory, not the 1.4 GB a
 10 MB text once took. Texts within the limits but longer than the model's
 ``max_length`` are cut before tokenization (see the text predictor).
+
+A model whose output is not finite (a diverged run) is answered as ``tunelab predict``
+answers it: each such record has null for every NaN/inf and an ``error``, so the body
+stays valid JSON, and the server's console says so once per request.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from rich.console import Console
+from rich.markup import escape
 
 from tunelab.errors import ConfigError, TunelabError
 from tunelab.inference import load
+from tunelab.io import finite_record
 from tunelab.run_dir import model_dir_of, read_model_card
 
 MAX_ITEMS_PER_REQUEST = 256
@@ -189,6 +196,21 @@ def create_app(run_dir: str | Path, device: str = "cpu", limits: ServeLimits | N
             inputs = task.request_inputs(request.model_dump(exclude_none=True))
         except ValueError as err:
             raise HTTPException(status_code=422, detail=str(err)) from None
-        return [p.to_dict() for p in predictor.predict(inputs)]
+        raw = [p.to_dict() for p in predictor.predict(inputs)]
+        records = [finite_record(record) for record in raw]  # NaN is not JSON: null + error
+        _warn_nonfinite(
+            sum(a is not b for a, b in zip(raw, records, strict=True)), len(raw), run_dir
+        )
+        return records
 
     return app
+
+
+def _warn_nonfinite(bad: int, total: int, run_dir: str | Path) -> None:
+    """One console line when ``bad`` of a request's predictions held NaN/inf."""
+    if bad:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[yellow]warning:[/] {bad} of {total} predictions of "
+            f"{escape(str(run_dir))} are not finite, sent as null with an error: the "
+            "model's weights are damaged, e.g. by a diverged run"
+        )
