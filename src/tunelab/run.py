@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tunelab.acceleration import check_device, check_mixed_precision
+from tunelab.auto_strategy import run_auto_strategy
 from tunelab.auto_train import resolve_auto_train
 from tunelab.config import Config, TrainConfig, load_config
 from tunelab.continual import (
@@ -82,6 +83,11 @@ def fine_tune(
         TunelabError: bad config, data, model, or output directory (one-line message).
     """
     cfg = _as_config(config)
+    if cfg.strategy.name == "auto":  # auto_strategy.py: a probe run, then the chosen one
+        return run_auto_strategy(
+            cfg, output_dir, console, feature_memory,
+            resume=resume, overwrite=overwrite, callbacks=callbacks,
+        )  # fmt: skip
     check_continual(cfg)
     run_dir = _choose_run_dir(cfg, output_dir)
     if is_main_process():

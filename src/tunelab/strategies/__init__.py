@@ -1,6 +1,7 @@
 """Transfer strategies, one small registered class each."""
 
 from tunelab.strategies import (  # noqa: F401
+    auto,
     discriminative_lr,
     gradual_unfreeze,
     layers,

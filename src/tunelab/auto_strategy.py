@@ -1,0 +1,140 @@
+"""``strategy.name: auto``: choose the strategy from the data and a cheap probe.
+
+The probe is a feature-extraction run: features are computed once (and kept in the
+shared feature memory, so a feature-extraction choice reuses them) and the linear head
+is solved in seconds (:mod:`tunelab.head_solver`). Its validation score on the task's
+monitored metric, with the training split's size, classes and imbalance, decides:
+
+1. fewer than :data:`MIN_EXAMPLES` training examples, or a class with fewer than
+   :data:`MIN_PER_CLASS`: ``feature_extraction`` (too little to move layers safely);
+2. a probe already at :data:`GOOD_ENOUGH` or better (metrics where higher is better,
+   in [0, 1]): ``feature_extraction`` (fine-tuning has little left to add);
+3. up to :data:`TOP_K_MAX_EXAMPLES` examples: ``top_k`` with ``k=2`` (adapt the top
+   layers, keep the rest);
+4. more: ``full``.
+
+When the chosen strategy then scores worse than the probe on validation, the run is
+redone with the probe's strategy (cheap: cached features, solved head), and the
+decision says so. The choice and its reasons are printed ("600 examples, 3 classes, ..., probe val
+f1_macro 0.6051: top_k k=2") and recorded in metrics.json "decisions" under
+``strategy.name``. Nothing names a task: the monitor and its direction are the
+objective's, the class counts are read from data_summary.json when the task has them.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from tunelab.config import Config
+from tunelab.io import write_json
+
+MIN_EXAMPLES = 200
+MIN_PER_CLASS = 20
+GOOD_ENOUGH = 0.9
+TOP_K_MAX_EXAMPLES = 5000
+PROBE = "feature_extraction"
+
+
+def run_auto_strategy(cfg: Config, output_dir, console: Console | None, memory, **run) -> Any:
+    """Probe, choose, run the chosen strategy into ``output_dir``; return its
+    :class:`tunelab.run.RunResult` with the ``strategy.name`` decision recorded."""
+    from tunelab.run import fine_tune
+    from tunelab.tasks import get_task
+
+    console = console or Console(quiet=True)
+    memory = {} if memory is None else memory
+    probe = None
+    if get_task(cfg.task).supports(PROBE):
+        with tempfile.TemporaryDirectory(prefix="tunelab-probe-") as tmp:
+            console.print(f"strategy.name: auto: probing with {PROBE} on cached features")
+            result = fine_tune(cfg.with_strategy(PROBE), Path(tmp) / "probe", feature_memory=memory)
+            probe = _probe_record(result.metrics, Path(tmp) / "probe")
+    stats = probe["data"] if probe else {}
+    name, settings, why = choose_strategy(stats, probe)
+    decision = {"setting": "auto", "value": name, **settings, "reason": why,
+                "probe": probe and {k: v for k, v in probe.items() if k != "data"},
+                "data": stats}  # fmt: skip
+    console.print(escape(f"strategy.name: {name} ({why})"))
+    chosen = cfg.with_strategy(name)
+    for key, value in settings.items():
+        setattr(chosen.strategy, key, value)
+    result = fine_tune(chosen, output_dir, console=console, feature_memory=memory, **run)
+    if probe and name != PROBE and _worse(result.metrics, probe):
+        # never worse than the probe on validation: its run is cheap to repeat
+        score = result.metrics["validation"][probe["monitor"]]
+        decision.update(value=PROBE, chosen_first=name, chosen_first_value=score)
+        decision["reason"] += f"; {name} scored val {score:.4f} < probe: kept {PROBE}"
+        console.print(escape(f"strategy.name: {PROBE} ({name} val {score:.4f} < probe)"))
+        run = {**run, "resume": False, "overwrite": True}
+        result = fine_tune(
+            cfg.with_strategy(PROBE), result.run_dir, console=console, feature_memory=memory, **run
+        )
+    result.metrics["decisions"] = {"strategy.name": decision, **result.metrics["decisions"]}
+    write_json(result.run_dir / "metrics.json", result.metrics)
+    return result
+
+
+def _worse(metrics: dict, probe: dict) -> bool:
+    score = metrics["validation"][probe["monitor"]]
+    return score < probe["value"] if probe["mode"] == "max" else score > probe["value"]
+
+
+def _probe_record(metrics: dict, run_dir: Path) -> dict:
+    objective = metrics["objective"]
+    monitor = objective["monitor"]
+    mode = next(m["mode"] for m in objective["metrics"] if m["name"] == monitor)
+    summary = json.loads((run_dir / "data_summary.json").read_text())
+    return {
+        "strategy": PROBE,
+        "monitor": monitor,
+        "mode": mode,
+        "value": metrics["validation"][monitor],
+        "data": data_stats(summary),
+    }
+
+
+def data_stats(summary: dict) -> dict:
+    """Training-split size, and classes / smallest class / imbalance where recorded."""
+    train = summary.get("splits", {}).get("train", {})
+    stats: dict[str, Any] = {"examples": train.get("n")}
+    counts = [n for n in (train.get("class_counts") or {}).values() if n > 0]
+    if counts:
+        stats.update(
+            classes=len(counts),
+            smallest_class=min(counts),
+            imbalance=round(max(counts) / min(counts), 2),
+        )
+    return stats
+
+
+def choose_strategy(stats: dict, probe: dict | None) -> tuple[str, dict, str]:
+    """``(strategy name, its settings, the reasons)`` by the rules in the module doc."""
+    seen = _describe(stats, probe)
+    examples = stats.get("examples") or 0
+    smallest = stats.get("smallest_class")
+    if examples < MIN_EXAMPLES or (smallest is not None and smallest < MIN_PER_CLASS):
+        few = f"< {MIN_EXAMPLES} examples" if examples < MIN_EXAMPLES else (
+            f"smallest class < {MIN_PER_CLASS}")  # fmt: skip
+        return PROBE, {}, f"{seen}: {PROBE} ({few}: too few to fine-tune layers)"
+    if probe and probe["mode"] == "max" and GOOD_ENOUGH <= probe["value"] <= 1:
+        return PROBE, {}, f"{seen}: {PROBE} (probe >= {GOOD_ENOUGH}: little left to add)"
+    if examples <= TOP_K_MAX_EXAMPLES:
+        why = f"<= {TOP_K_MAX_EXAMPLES} examples: adapt the top 2 layers, keep the rest"
+        return "top_k", {"k": 2}, f"{seen}: top_k k=2 ({why})"
+    return "full", {}, f"{seen}: full (> {TOP_K_MAX_EXAMPLES} examples)"
+
+
+def _describe(stats: dict, probe: dict | None) -> str:
+    parts = [f"{stats.get('examples')} examples"]
+    if "classes" in stats:
+        parts.append(f"{stats['classes']} classes")
+        parts.append(f"smallest {stats['smallest_class']}, imbalance {stats['imbalance']:g}x")
+    if probe:
+        parts.append(f"probe val {probe['monitor']} {probe['value']:.4f}")
+    return ", ".join(parts)
