@@ -119,3 +119,13 @@ def test_bad_config_and_data_are_one_line_errors(tiny_patchtst, long_csv, tmp_pa
         tunelab.fine_tune(cfg, tmp_path / "a")
     with pytest.raises(DataError, match="lower the horizon"):
         tunelab.fine_tune(_config(tiny_patchtst, long_csv, horizon=40), tmp_path / "b")
+
+
+def test_fracast_row_when_the_package_is_installed(tiny_patchtst, long_csv, tmp_path):
+    pytest.importorskip("fracast", reason="Fracast-0 ships in the fracast package")
+    cfg = _config(tiny_patchtst, long_csv, baselines=["fracast", "mean"])
+    cfg["train"]["max_steps"] = 1
+    metrics = tunelab.fine_tune(cfg, tmp_path / "run").metrics
+    fracast = metrics["baselines"]["fracast"]["test"]
+    assert fracast["mase"] < metrics["test"]["mean_mase"]  # a real forecaster beats the mean
+    assert 0.0 <= fracast["coverage"] <= 1.0 and "fracast_mase" in metrics["test"]

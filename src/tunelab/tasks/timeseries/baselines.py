@@ -3,7 +3,9 @@ splits, so the comparison shows whether deep fine-tuning beat them.
 
 Classification: MiniRocket / ROCKET features (sktime) with a ridge classifier, the
 authors' own recipe. Forecasting: seasonal-naive and mean forecasts, ETS and ARIMA
-(statsmodels). Each baseline is recorded in ``metrics.json`` under ``baselines``
+(statsmodels), and Fracast-0 zero-shot (PyPI ``fracast``: a pre-trained forecaster
+that is not a PatchTST / PatchTSMixer directory, so it is a reference row rather than
+a backbone the strategies tune). Each baseline is recorded in ``metrics.json`` under ``baselines``
 (``{name: {"test", "validation", "fit_seconds"}}``), which ``compare`` shows as rows.
 Results are memoised per process by a hash of the data, so a comparison's runs fit
 each baseline once.
@@ -148,8 +150,26 @@ def arima_forecast(history: np.ndarray, horizon: int, season: int, level: float)
     return np.asarray(result.predicted_mean), bounds[:, 0], bounds[:, 1]
 
 
+def fracast_forecast(history: np.ndarray, horizon: int):
+    """Fracast-0 (PyPI ``fracast``, weights in the package), zero-shot: its median and
+    its 10% / 90% quantiles (an 80% interval, whatever ``forecast.interval`` says)."""
+    if "fracast" not in _MODELS:
+        from fracast.inference import FracastModel
+
+        _MODELS["fracast"] = FracastModel.from_pretrained()
+    model = _MODELS["fracast"]
+    quantiles = model.forecast(history.astype(np.float32), horizon=horizon)
+    column = {q: i for i, q in enumerate(model.quantiles)}
+    return quantiles[:, column[0.5]], quantiles[:, column[0.1]], quantiles[:, column[0.9]]
+
+
+_MODELS: dict[str, Any] = {}
+
+
 def _forecast(method: str, history: np.ndarray, horizon: int, season: int, level: float):
     """``(mean, lower, upper)``; naive methods have no interval (None)."""
+    if method == "fracast":
+        return fracast_forecast(history, horizon)
     if method == "seasonal_naive":
         return seasonal_naive(history, horizon, season), None, None
     if method == "mean":
@@ -198,5 +218,6 @@ def _score_method(method: str, splits, level: float) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - a baseline that fails must not fail the run
         return {"skipped": f"{type(err).__name__}: {err}"[:200]}
     result["fit_seconds"] = round(time.perf_counter() - started, 2)
-    result["library"] = "statsmodels" if method in ("ets", "arima") else "numpy"
+    libraries = {"ets": "statsmodels", "arima": "statsmodels", "fracast": "fracast"}
+    result["library"] = libraries.get(method, "numpy")
     return result

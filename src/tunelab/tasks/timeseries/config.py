@@ -77,8 +77,9 @@ class ForecastConfig(_Section):
     # one window of one series makes early stopping follow noise.
     validation_windows: int = Field(12, ge=1)
     loss: Literal["mse", "mae"] = "mse"  # on values scaled by each window's context
-    baselines: list[Literal["seasonal_naive", "mean", "ets", "arima"]] = Field(
-        default_factory=lambda: ["seasonal_naive", "mean", "ets", "arima"]
+    # fracast: Fracast-0 zero-shot, when the fracast package is installed
+    baselines: list[Literal["seasonal_naive", "mean", "ets", "arima", "fracast"]] = Field(
+        default_factory=lambda: ["seasonal_naive", "mean", "ets", "arima", "fracast"]
     )
     interval: float = Field(0.9, gt=0.0, lt=1.0)  # ARIMA/ETS interval whose coverage is scored
 
