@@ -304,6 +304,10 @@ def compare(
         "runs/compare"
     ),
     no_report: Annotated[bool, typer.Option("--no-report", help="skip report.html")] = False,
+    train_sizes: Annotated[
+        str | None,
+        typer.Option(help="learning curve: examples per class, e.g. 8,16,32,64,all"),
+    ] = None,
 ) -> None:
     """Every strategy vs training from scratch on one split; summary + HTML report."""
     from tunelab.comparison import compare as run_compare
@@ -311,7 +315,13 @@ def compare(
 
     cfg = load_config(config, set_ or [])
     names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
-    result = run_compare(cfg, names, seeds, output, console=console, report=not no_report)
+    if train_sizes:  # learning_curve.py: one compare per size, then the full data
+        from tunelab.learning_curve import compare_train_sizes, parse_train_sizes
+
+        sizes = parse_train_sizes(train_sizes)
+        result = compare_train_sizes(cfg, names, sizes, seeds, output, console, not no_report)
+    else:
+        result = run_compare(cfg, names, seeds, output, console=console, report=not no_report)
     console.print(f"comparison directory: [bold]{escape(str(result.output_dir))}[/]")
     if result.report:
         console.print(f"open the report: [bold]{escape(str(result.report))}[/]")

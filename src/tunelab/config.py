@@ -79,6 +79,9 @@ class DataConfig(_Section):
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     test_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     seed: int = Field(42, ge=0, lt=2**32)  # split seed, fixed across training seeds
+    # keep this many training examples per class, seeded by data.seed (learning curves:
+    # compare --train-sizes); validation and test stay whole
+    train_per_class: int | None = Field(None, ge=1)
 
 
 class StrategyConfig(_Section):

@@ -35,6 +35,7 @@ from tunelab.features import cached_features
 from tunelab.head_solver import fit_head
 from tunelab.io import existing_dir, write_json
 from tunelab.layers import count_params
+from tunelab.learning_curve import train_subset
 from tunelab.lr_finder import TrainParts
 from tunelab.metrics import measure_latency
 from tunelab.optim import check_optimizer
@@ -117,7 +118,7 @@ def _fine_tune(
     tracking = TrackedRun(cfg, run_dir, console)  # train.report_to; needs its libraries
     _seed(cfg.train.seed)
     task = get_task(cfg.task)
-    splits = task.prepare_data(cfg)
+    splits = train_subset(task, task.prepare_data(cfg), cfg)  # data.train_per_class
     for warning in splits.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")  # names user files, labels
     built = task.build_model(cfg, splits)

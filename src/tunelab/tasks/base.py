@@ -196,6 +196,13 @@ class Task(ABC):
         ``problem_type``) overrides this. Default: :attr:`objective_class`."""
         return self.objective_class
 
+    def subset_train(self, splits: Any, indices: list[int]) -> Any:
+        """``splits`` keeping only these training examples (``data.train_per_class``,
+        learning curves); validation and test unchanged. Default: not supported."""
+        raise ConfigError(
+            f"data.train_per_class: task '{self.name}' cannot subset its training split"
+        )
+
     def supports(self, strategy: str) -> bool:
         """Whether ``strategy`` applies to this task."""
         return self.strategies is None or strategy in self.strategies

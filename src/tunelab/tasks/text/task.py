@@ -3,6 +3,7 @@ alongside the weights."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,10 @@ class TextTask(ClassificationTask):
 
     def train_labels(self, splits) -> list[str]:
         return splits.train["label"].tolist()
+
+    def subset_train(self, splits, indices: list[int]):
+        train = splits.train.iloc[indices].reset_index(drop=True)
+        return dataclasses.replace(splits, train=train)
 
     def objective_class_for(self, cfg: Config) -> type[Objective]:
         """Cross-entropy, or the objective of ``data.problem_type`` (targets.py)."""
