@@ -5,7 +5,10 @@ or pre-trained here by ``tunelab pretrain``) under a new head; readers for ``.ts
 and long CSVs, the backbone, pre-training and the classical baselines are shared.
 """
 
+from tunelab.tasks.timeseries.backbone import register_known_backbones
 from tunelab.tasks.timeseries.classification_task import SeriesClassificationTask
 from tunelab.tasks.timeseries.forecasting_task import ForecastingTask
+
+register_known_backbones()
 
 __all__ = ["ForecastingTask", "SeriesClassificationTask"]

@@ -24,6 +24,32 @@ from tunelab.tasks.timeseries.config import DEFAULT_BACKBONE, PretrainConfig
 
 ARCHITECTURES = ("patchtst", "patchtsmixer")
 CONFIG_FILE = "config.json"
+# The same cached backbone, listed once per task by ``tunelab models``.
+KNOWN_NAMES = {
+    DEFAULT_BACKBONE: "timeseries_classification",
+    f"{DEFAULT_BACKBONE}-forecasting": "forecasting",
+}
+
+
+def register_known_backbones() -> None:
+    """List the default backbone under each time-series task (``tunelab models``)."""
+    from tunelab.models.registry import ModelSpec, register_model
+
+    for name, task in KNOWN_NAMES.items():
+        register_model(
+            ModelSpec(
+                name=name,
+                task=task,
+                family="patchtst",
+                locate=ensure_default_backbone,
+                params=103_504,  # with its masked-patch head, as pretraining.json counts
+                description="PatchTST, 3 layers, d_model 64, context 128, pre-trained here "
+                "on first use by masked-patch reconstruction (UCR/UEA _TRAIN sets, "
+                "statsmodels series) and cached",
+                install_hint="pip install statsmodels; pip install --no-deps sktime==1.2.0 "
+                "'scikit-base<1.2'",
+            )
+        )
 
 
 def cache_root() -> Path:
@@ -54,7 +80,7 @@ def backbone_path(name: str, console: Console | None = None) -> Path:
         ModelError: neither the default name nor a directory holding a PatchTST /
             PatchTSMixer ``config.json``.
     """
-    if name == DEFAULT_BACKBONE:
+    if name in KNOWN_NAMES:
         return ensure_default_backbone(console)
     path = Path(name).expanduser()
     if not (path / CONFIG_FILE).is_file():

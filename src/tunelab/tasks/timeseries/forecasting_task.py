@@ -51,9 +51,6 @@ class ForecastingTask(Task):
             extra={"forecast": ForecastConfig, "pretrain": PretrainConfig},
         )
 
-    def owns_model(self, model_name: str) -> bool:
-        return False  # the backbones are listed under timeseries_classification
-
     # -------------------------------------------------------------- training
     def prepare_data(self, cfg: Config):
         from tunelab.tasks.timeseries.backbone import backbone_path, context_length
