@@ -35,6 +35,7 @@ def _names(model, groups, wanted: set[str]) -> set[str]:
 def test_all_strategies_registered():
     assert strategy_names() == sorted(
         [
+            "auto",  # resolved by the run (auto_strategy.py), never applied
             "feature_extraction",
             "top_k",
             "full",
