@@ -101,8 +101,9 @@ def qa_config(model_dir: Path, train: Path, strategy: str = "full", **train_cfg)
     }
 
 
-def qa_contract_case(model_dir: Path, root: Path) -> tuple[dict, list, str]:
-    """``(config, inputs, holdout)`` for tests/tasks/test_contract.py's CASES."""
+def qa_contract_case(model_dir: Path, root: Path, lm_dir: Path | None = None) -> tuple:
+    """``(config, inputs, holdout)`` for tests/tasks/test_contract.py's CASES (any tiny
+    BERT with a fast tokenizer, e.g. its ``tiny_model_dir``)."""
     train = write_squad(root / "train.json", make_squad(20, unanswerable=True))
     holdout = write_squad(root / "holdout.json", make_squad(3, seed=1))
     config = qa_config(model_dir, train)
