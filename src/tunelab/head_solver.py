@@ -172,6 +172,8 @@ def fit_head(trainer, head: nn.Linear, setting: str, console) -> tuple[object, d
         write_text(trainer.run_dir / "history.jsonl", "")
         append_jsonl(trainer.run_dir / "history.jsonl", row)
     console.print(format_history_row(row, objective))
+    for callback in trainer.callbacks:  # one evaluation, as the callbacks expect (pruning,
+        callback.on_evaluate(trainer, solution.metrics)  # tracking); may raise TrialPruned
     decision = solver_decision(solution, objective.monitor, setting)
     console.print(f"strategy.head_solver: {decision['value']} ({decision['reason']})")
     return trainer.state, decision
