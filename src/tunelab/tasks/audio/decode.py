@@ -64,8 +64,10 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int, int]:
         OSError / RuntimeError (soundfile): missing, truncated or not an audio file;
         ValueError: the file holds no samples or non-finite ones.
     """
-    import soundfile
-
+    try:
+        import soundfile
+    except ImportError:  # an optional extra; a user-fixable set-up problem, said once
+        raise DataError("reading audio needs soundfile: pip install 'tunelab[audio]'") from None
     data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise ValueError("no samples")

@@ -127,6 +127,46 @@ def _speak(binary: str, arguments: list[str], path: Path) -> None:
         raise DataError(f"espeak-ng {' '.join(arguments[:2])} failed: {' '.join(message)}")
 
 
+# Festival voices built from recordings of real speakers (diphone concatenation, HTS):
+# another synthesizer family than espeak's formants, for a harder held-out check.
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+FESTIVAL_STRETCHES = (0.85, 1.0, 1.2)  # Duration_Stretch: faster, normal, slower
+
+
+def write_festival_set(output: str | Path, words: str = "digits", workers: int = 2) -> Path:
+    """``OUTPUT/<word>/<voice>-<stretch>.wav`` spoken by Festival (``text2wave``).
+
+    Raises:
+        DataError: Festival (``apt-get install festival festvox-kallpc16k
+            festvox-kdlpc16k festvox-us-slt-hts``) is missing, or a voice failed.
+    """
+    binary = shutil.which("text2wave")
+    if binary is None:
+        raise DataError(
+            "Festival is not installed; apt-get install festival festvox-kallpc16k "
+            "festvox-kdlpc16k festvox-us-slt-hts"
+        )
+    output = Path(output)
+    jobs = []
+    for voice, stretch, word in itertools.product(
+        FESTIVAL_VOICES, FESTIVAL_STRETCHES, WORDS[words]
+    ):
+        path = output / word / f"{voice}-{stretch}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        setup = f"(voice_{voice}) (Parameter.set 'Duration_Stretch {stretch})"
+        jobs.append(([binary, "-eval", setup, "-o", str(path)], word, path))
+
+    def speak(job: tuple[list[str], str, Path]) -> None:
+        command, word, path = job
+        done = subprocess.run(command, input=word, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not path.is_file():
+            raise DataError(f"text2wave {command[2]} failed: {done.stderr.strip()[:200]}")
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(speak, jobs))
+    return output
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tunelab.tasks.audio.synth OUTPUT [--words digits|commands] ...``"""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,7 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-speakers", type=int, default=SynthSpec.test_speakers)
     parser.add_argument("--takes", type=int, default=SynthSpec.takes)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--festival", action="store_true", help="write a Festival-voiced set instead"
+    )
     args = parser.parse_args(argv)
+    if args.festival:
+        try:
+            out = write_festival_set(args.output, args.words)
+        except DataError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"{out}: {sum(1 for _ in out.rglob('*.wav'))} clips spoken by Festival")
+        return 0
     spec = SynthSpec(args.words, args.train_speakers, args.test_speakers, args.takes, args.seed)
     try:
         out = write_dataset(args.output, spec)

@@ -29,12 +29,6 @@ class AudioTask(ClassificationTask):
     def sections(self) -> TaskSections:
         return TaskSections(AudioModelConfig, AudioDataConfig, ClassificationTrainConfig)
 
-    def owns_model(self, model_name: str) -> bool:
-        from tunelab.models.registry import known_model
-
-        spec = known_model(model_name)
-        return spec is not None and spec.task == self.name
-
     def train_labels(self, splits) -> list[str]:
         return list(splits.train.labels)
 
