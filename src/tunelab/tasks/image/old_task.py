@@ -55,7 +55,7 @@ def old_task_score(cfg: Config, run_dir: Path, limit: int) -> dict | None:
         return None
     original, source = create_backbone(cfg.model, num_classes=1000)
     classifier = original.pretrained_cfg.get("classifier", "classifier")
-    if source is None or not _has_classifier(source, classifier):
+    if source is None or not _has_classifier(source):
         return None
     model_dir = model_dir_of(Path(run_dir))
     tuned = load_image_predictor(model_dir, read_model_card(model_dir))
@@ -69,12 +69,8 @@ def old_task_score(cfg: Config, run_dir: Path, limit: int) -> dict | None:
     return {"name": TASK_NAME, "before": 1.0, "after": agreement, "n": len(photos)}
 
 
-def _has_classifier(source: Path, classifier: str) -> bool:
-    """Whether the weights file holds an ImageNet classifier (1000 outputs)."""
+def _has_classifier(source: Path) -> bool:
+    """Whether the weights file holds an ImageNet classifier (a matrix with 1000 rows)."""
     from tunelab.tasks.image.model import read_state_dict
 
-    state = read_state_dict(source)
-    weights = [v for k, v in state.items() if k.startswith(classifier) and v.ndim == 2]
-    return any(w.shape[0] == 1000 for w in weights) or any(
-        v.ndim == 2 and v.shape[0] == 1000 for v in state.values()
-    )
+    return any(v.ndim == 2 and v.shape[0] == 1000 for v in read_state_dict(source).values())
