@@ -116,6 +116,22 @@ def test_recommendation_of_clear_winner():
     }
 
 
+def test_recommendation_on_a_percentage_metric_speaks_in_its_points():
+    """SQuAD F1 runs 0-100: a 10.2-point lead is 10.2 pt (not 1020), and a 0.3-point
+    gap is a tie at that scale, as 0.003 is for a 0-1 score."""
+    squad = d.Target("f1", "max", scale=100.0)
+
+    def row(name, f1, seconds):
+        return {"strategy": name, "val_f1_mean": f1, "val_f1_std": 0.0,
+                "train_seconds_mean": seconds}  # fmt: skip
+
+    clear = d.recommend([row("disc_lr", 35.7, 240), row("full", 25.5, 990)], squad)
+    assert clear["reason"] == "best validation f1 (35.700), 10.2 pt above full"
+    tie = d.recommend([row("full", 35.7, 990), row("top_k", 35.4, 300)], squad)
+    assert tie["strategy"] == "top_k"
+    assert tie["reason"].startswith("within 0.3 pt of full")
+
+
 def test_recommendation_on_a_loss_speaks_in_loss_units():
     loss = d.Target("loss", "min")
     rows = [

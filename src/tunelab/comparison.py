@@ -152,7 +152,8 @@ def summarise(
     ``with_base``: a ``base`` row from the untouched model's scores the runs recorded.
     """
     objective = _objective(run_dirs)
-    target = diagnostics.Target(objective["monitor"], _mode(objective, objective["monitor"]))
+    monitor = _spec(objective, objective["monitor"])
+    target = diagnostics.Target(monitor["name"], monitor["mode"], monitor.get("scale", 1.0))
     rows = [_strategy_row(name, dirs, out, objective) for name, dirs in run_dirs.items()]
     baseline = _baseline_row(run_dirs, objective) if with_base else None
     by_name = {r["strategy"]: r for r in rows}
@@ -253,8 +254,9 @@ def _reference_rows(run_dirs: dict[str, list[Path]], objective: dict) -> list[di
     return rows
 
 
-def _mode(objective: dict, name: str) -> str:
-    return next(m["mode"] for m in objective["metrics"] if m["name"] == name)
+def _spec(objective: dict, name: str) -> dict:
+    """Metric ``name``'s spec as the run directory recorded it (``Objective.describe``)."""
+    return next(m for m in objective["metrics"] if m["name"] == name)
 
 
 def _strategy_row(name: str, dirs: list[Path], out: Path, objective: dict) -> dict:

@@ -26,6 +26,12 @@ class Target:
 
     metric: str
     mode: str = "max"
+    scale: float = 1.0  # a perfect score (MetricSpec.scale): gaps print as points of it
+
+    @property
+    def noise_floor(self) -> float:
+        """:data:`NOISE_FLOOR` in this metric's units."""
+        return NOISE_FLOOR * self.scale
 
     @property
     def sign(self) -> int:
@@ -89,7 +95,7 @@ def negative_transfer_flag(row: dict, scratch: dict, target: Target) -> Flag | N
     """
     metric = target.metric
     mean, scratch_mean = row[f"{metric}_mean"], scratch[f"{metric}_mean"]
-    noise = max(row[f"{metric}_std"], scratch[f"{metric}_std"], NOISE_FLOOR)
+    noise = max(row[f"{metric}_std"], scratch[f"{metric}_std"], target.noise_floor)
     if target.sign * (scratch_mean - mean) >= -noise:
         return Flag(
             "negative_transfer",
@@ -180,7 +186,7 @@ def recommend(
         return None
     key, sign = f"val_{target.metric}_mean", target.sign
     best = max(candidates, key=lambda r: sign * r[key])
-    tolerance = max(best.get(f"val_{target.metric}_std", 0.0), NOISE_FLOOR / 2)
+    tolerance = max(best.get(f"val_{target.metric}_std", 0.0), target.noise_floor / 2)
     close = [r for r in candidates if sign * (best[key] - r[key]) <= tolerance]
     choice = min(close, key=lambda r: r["train_seconds_mean"])
     if choice is best:
@@ -202,8 +208,8 @@ def recommend(
 
 
 def _gap(target: Target, difference: float) -> str:
-    """A score difference as users read it: points for a score in [0, 1] that rises
-    (accuracy, F1), the plain number for others (a loss)."""
+    """A score difference as users read it: points of a perfect score for a score that
+    rises (accuracy, F1, SQuAD EM), the plain number for others (a loss)."""
     if target.mode == "max":
-        return f"{100 * abs(difference):.1f} pt"
+        return f"{100 * abs(difference) / target.scale:.1f} pt"
     return f"{abs(difference):.3f}"

@@ -30,12 +30,16 @@ class MetricSpec:
         label: how tables and the report title it (``macro-F1``).
         mode: ``max`` when higher is better, ``min`` when lower is.
         short: the progress line's abbreviation (``f1``).
+        scale: what a perfect score reads (1 for a fraction, 100 for SQuAD's
+            percentages): compare prints differences as points of it and sizes its
+            "within noise" tie threshold by it.
     """
 
     name: str
     label: str
     mode: Direction
     short: str = ""
+    scale: float = 1.0
 
 
 @dataclass

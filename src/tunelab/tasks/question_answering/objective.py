@@ -40,8 +40,8 @@ class SpanObjective(Objective):
 
     metrics = (
         MetricSpec("loss", "loss", "min", "loss"),
-        MetricSpec("exact_match", "exact match", "max", "em"),
-        MetricSpec("f1", "F1", "max", "f1"),
+        MetricSpec("exact_match", "exact match", "max", "em", scale=100.0),
+        MetricSpec("f1", "F1", "max", "f1", scale=100.0),
     )
     monitor = "f1"
     headline = ("exact_match", "f1")
