@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from rich.console import Console
 from rich.markup import escape
 
-from tunelab.errors import ConfigError, TunelabError
+from tunelab.errors import ConfigError, DataError, TunelabError
 from tunelab.inference import load
 from tunelab.io import finite_record
 from tunelab.run_dir import model_dir_of, read_model_card
@@ -196,7 +196,10 @@ def create_app(run_dir: str | Path, device: str = "cpu", limits: ServeLimits | N
             inputs = task.request_inputs(request.model_dump(exclude_none=True))
         except ValueError as err:
             raise HTTPException(status_code=422, detail=str(err)) from None
-        raw = [p.to_dict() for p in predictor.predict(inputs)]
+        try:  # what only the model's own limits reject (a question over a window)
+            raw = [p.to_dict() for p in predictor.predict(inputs)]
+        except DataError as err:
+            raise HTTPException(status_code=422, detail=str(err)) from None
         records = [finite_record(record) for record in raw]  # NaN is not JSON: null + error
         _warn_nonfinite(
             sum(a is not b for a, b in zip(raw, records, strict=True)), len(raw), run_dir

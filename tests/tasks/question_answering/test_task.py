@@ -86,6 +86,10 @@ def test_serve_answers_question_objects(qa_run):
     assert response.json() == [expected]
     assert client.post("/predict", json={"questions": [{"question": "q"}]}).status_code == 422
     assert client.post("/predict", json={"texts": ["a"]}).status_code == 422
+    too_long = {**QUESTION, "question": "why " * 40}  # over the 32-token windows
+    response = client.post("/predict", json={"questions": [too_long]})
+    assert response.status_code == 422, response.text
+    assert "over" in response.json()["detail"] and "tokens" in response.json()["detail"]
 
 
 def test_evaluate_scores_a_squad_file(qa_run, tmp_path):
