@@ -372,7 +372,8 @@ def _cached(
             built.model, data[name], key, cache_dir, cfg.train.eval_batch_size, device, memory
         )
     console.print(
-        f"features cached for {sum(len(v) for v in out.values()):,} {task.noun} "
+        f"features cached for {sum(len(v) for v in out.values()):,} "
+        f"{task.row_noun or task.noun} "
         f"in {time.perf_counter() - started:.1f}s; the head trains on them"
     )
     return out

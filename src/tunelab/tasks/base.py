@@ -101,6 +101,9 @@ class Task(ABC):
 
     name: ClassVar[str] = ""
     noun: ClassVar[str] = "examples"  # what one example is called in messages
+    # What one row of its batches is, where that is not one example (QA: a window of
+    # a question's context); messages that count model inputs use it.
+    row_noun: ClassVar[str] = ""
     input_key: ClassVar[str] = "input"  # the key of a raw input in predict records
     request_key: ClassVar[str] = "inputs"  # the ``serve`` request body's key for a batch
     request_is_text: ClassVar[bool] = True  # its items are texts (bounded by --max-chars)

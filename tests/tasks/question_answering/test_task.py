@@ -3,10 +3,13 @@ predict (Python, CLI, serve), evaluate, export, report, and what each strategy t
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import pytest
 import torch
+from rich.console import Console
 
 import tunelab
 from tests.tasks.question_answering.conftest import make_squad, qa_config, write_squad
@@ -125,7 +128,7 @@ def test_onnx_export_matches_pytorch(qa_run):
     ("strategy", "unchanged"),
     [("feature_extraction", {"embeddings", "layer.0", "layer.1"}), ("top_k", {"embeddings"})],
 )
-def test_strategies_train_only_their_groups(qa_model_dir, tmp_path, strategy, unchanged):
+def test_strategies_train_only_their_groups(qa_model_dir, tmp_path, capsys, strategy, unchanged):
     from safetensors.torch import load_file
 
     from tunelab.tasks.question_answering.config import QAModelConfig
@@ -137,7 +140,10 @@ def test_strategies_train_only_their_groups(qa_model_dir, tmp_path, strategy, un
     config["strategy"]["name"] = strategy
     if strategy == "top_k":
         config["strategy"]["k"] = 2  # layer.0, layer.1 (+ head) train
-    run = tunelab.fine_tune(config, tmp_path / "run").run_dir
+    console = Console(file=io.StringIO(), width=200)
+    run = tunelab.fine_tune(config, tmp_path / "run", console=console).run_dir
+    if strategy == "feature_extraction":  # it counts what it cached: windows, not questions
+        assert re.search(r"features cached for \d+ question windows", console.file.getvalue())
     saved = load_file(str(run / "model" / "model.safetensors"))
     original, _, _ = build_span_model(QAModelConfig(**qa_config(qa_model_dir, train)["model"]))
     before = to_hf_model(original).state_dict()

@@ -36,6 +36,7 @@ class QuestionAnsweringTask(Task):
 
     name = "question_answering"
     noun = "questions"
+    row_noun = "question windows"
     input_key = "question"
     request_key = "questions"
     request_is_text = False  # items are {question, context} objects, bounded by the body
