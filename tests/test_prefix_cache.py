@@ -22,6 +22,7 @@ from tunelab.prefix_cache import (
     frozen_prefix_groups,
     prefix_cache_callbacks,
 )
+from tunelab.prefix_check import CHECK_ATOL, check_prefix
 from tunelab.strategies import create_strategy, strategy_config
 from tunelab.trainer import Trainer
 
@@ -218,3 +219,51 @@ def test_fine_tune_uses_the_cache_and_saves_the_full_model(tiny_config, tmp_path
     assert result.metrics["test"]["accuracy"] == baseline.metrics["test"]["accuracy"]
     predictor = tunelab.load(result.run_dir)  # the saved model is the whole classifier
     assert predictor.predict("pizza and pasta")[0].label in {"food", "sport", "tech"}
+
+
+def test_top_k_under_bf16_keeps_the_cache_and_matches_recomputing(tiny_model_dir):
+    """Under bf16 autocast the cache is built and checked at the training precision: it
+    stays on, and training gives the recomputing run's losses within autocast's tolerance."""
+    cfg = strategy_config("top_k", k=1)
+    recomputed, _, _, _ = _train(tiny_model_dir, cfg, cached=False, mixed_precision="bf16")
+    cached, _, _, cache = _train(tiny_model_dir, cfg, cached=True, mixed_precision="bf16")
+    assert recomputed.precision["compute"] == "bf16" == cached.precision["compute"]
+    assert cache.disabled_reason is None and isinstance(cached.train_data, PrefixBatches)
+    assert cache.check.autocast_gap > CHECK_ATOL  # a fixed fp32 tolerance would refuse
+    assert _losses(cached) == pytest.approx(_losses(recomputed), abs=cache.check.tolerance)
+
+
+def _bf16_autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def test_the_autocast_tolerance_is_what_autocast_changes(tiny_model_dir, monkeypatch):
+    model, groups, _, _, data, _ = _model(tiny_model_dir, strategy_config("top_k", k=1))
+    fp32 = check_prefix(model, groups, data, 1, "cpu")
+    assert fp32.reason is None and fp32.autocast_gap == 0 and fp32.tolerance == CHECK_ATOL
+    bf16 = check_prefix(model, groups, data, 1, "cpu", _bf16_autocast)
+    assert bf16.reason is None and bf16.gap <= bf16.tolerance == bf16.autocast_gap > CHECK_ATOL
+    # A resume error larger than autocast's own change is still refused under autocast.
+    resume = type(model).forward_from
+    shift = 3 * bf16.autocast_gap
+    monkeypatch.setattr(
+        type(model), "forward_from", lambda self, *args: resume(self, *args) + shift
+    )
+    broken = check_prefix(model, groups, data, 1, "cpu", _bf16_autocast)
+    assert broken.reason.startswith("resuming at block 1 changes the logits by")
+    assert "more than autocast itself does" in broken.reason
+
+
+def test_fine_tune_under_bf16_records_the_measured_gaps(tiny_config, tmp_path):
+    import json
+
+    import tunelab
+
+    tiny_config["train"].update(epochs=1, mixed_precision="bf16")
+    console = Console(record=True, width=300)
+    run = tunelab.fine_tune(tiny_config, tmp_path / "run", console=console).run_dir
+    assert "autocast moves them" in console.export_text()
+    metrics = json.loads((run / "metrics.json").read_text())
+    decision = metrics["decisions"]["strategy.prefix_cache"]
+    assert metrics["precision"]["compute"] == "bf16" and decision["value"] == "on"
+    assert decision["gap"] <= decision["tolerance"] == decision["autocast_gap"] > CHECK_ATOL

@@ -39,7 +39,11 @@ from tunelab.learning_curve import train_subset
 from tunelab.lr_finder import TrainParts
 from tunelab.metrics import measure_latency
 from tunelab.optim import check_optimizer
-from tunelab.prefix_cache import check_prefix_cache_setting, prefix_cache_callbacks
+from tunelab.prefix_cache import (
+    check_prefix_cache_setting,
+    prefix_cache_callbacks,
+    prefix_cache_decisions,
+)
 from tunelab.strategies import Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups
 from tunelab.tasks import BuiltModel, Task, get_task
@@ -213,7 +217,7 @@ def _train_and_save(
         predictor = task.predictor(model, built, splits, cfg, trainer.device)
         metrics["continual"] = old_test_report(predictor, init_from, cfg.strategy.name, earlier)
     task.save_model(run_dir / "model", model, built, splits, cfg)
-    metrics["decisions"] = decisions
+    metrics["decisions"] = {**decisions, **prefix_cache_decisions(prefix_cache)}
     write_json(run_dir / "metrics.json", metrics)
     return metrics, state.history
 

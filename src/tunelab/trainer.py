@@ -7,6 +7,7 @@ stopping, unfreezing), last + best checkpoints and exact resume.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -134,6 +135,11 @@ class Trainer:
     def device(self) -> torch.device:
         """Where batches go."""
         return self.accelerator.device
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The training forward's precision context (autocast under bf16/fp16, else none):
+        what runs part of the model outside the loop (the frozen-prefix cache) uses it."""
+        return self.accelerator.autocast()
 
     def _print_precision(self) -> None:
         """One line: what the run computes in, and a warning where that is slow."""
