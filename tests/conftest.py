@@ -46,15 +46,17 @@ def _vocab() -> list[str]:
     return specials + words + list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'")
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer, 32-wide BERT with a word-level vocab, saved with save_pretrained."""
+def save_tiny_bert(
+    path: Path, vocab: list[str], fast: bool = False, positions: int = 64, dropout: float = 0.1
+) -> Path:
+    """A 2-layer, 32-wide random BERT with a word-level ``vocab`` (seed 0), saved with
+    save_pretrained: every text-encoder test's model. ``fast``: a fast tokenizer (the
+    character offsets QA needs); ``dropout=0``: runs that must agree across processes."""
     import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizer, BertTokenizerFast
 
-    path = tmp_path_factory.mktemp("tiny-bert")
-    vocab = _vocab()
-    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
+    tokenizer_class = BertTokenizerFast if fast else BertTokenizer
+    tokenizer = tokenizer_class(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=len(vocab),
@@ -62,11 +64,19 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=64,
+        max_position_embeddings=positions,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     BertModel(config).save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The tiny BERT with the vocabulary of :func:`make_texts`."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), _vocab())
 
 
 def make_texts(n_per_class: int, seed: int = 0) -> pd.DataFrame:

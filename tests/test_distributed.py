@@ -21,26 +21,9 @@ BIN = Path(sys.executable).parent
 
 def _tiny_encoder_without_dropout(path: Path) -> Path:
     """Dropout off: the two processes draw different dropout masks than one would."""
-    from transformers import BertConfig, BertModel, BertTokenizer
+    from tests.conftest import _vocab, save_tiny_bert
 
-    from tests.conftest import _vocab
-
-    vocab = _vocab()
-    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    BertModel(config).save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return path
+    return save_tiny_bert(path, _vocab(), dropout=0.0)
 
 
 def _config(root: Path, batch_size: int) -> Path:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import save_tiny_bert
+
 PEOPLE = ["ann", "bob", "carl", "dora", "eve", "fred", "gina", "hugo"]
 THINGS = ["apples", "bread", "cheese", "rice", "soup", "tea", "milk", "pasta"]
 FILLER = ["today", "the", "weather", "is", "fine", "and", "it", "rained", "a", "little"]
@@ -22,25 +24,10 @@ def qa_vocab() -> list[str]:
 
 @pytest.fixture(scope="session")
 def qa_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer, 32-wide BERT saved with a fast tokenizer (offsets need one)."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    path = tmp_path_factory.mktemp("tiny-qa-bert")
-    vocab = qa_vocab()
-    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
+    """The tiny BERT with a fast tokenizer (offsets need one) and room for two windows."""
+    return save_tiny_bert(
+        tmp_path_factory.mktemp("tiny-qa-bert"), qa_vocab(), fast=True, positions=128
     )
-    BertModel(config).save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return path
 
 
 def make_context(rng: random.Random, facts: int = 3) -> tuple[str, dict[str, str]]:
