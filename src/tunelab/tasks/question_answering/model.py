@@ -21,7 +21,6 @@ from tunelab.models.registry import resolve_model_path
 from tunelab.tasks.question_answering.config import QAModelConfig
 from tunelab.tasks.text.model import (
     TextClassifier,
-    block_attention_mask,
     check_max_length,
     hidden_size,
     load_backbone,
@@ -46,41 +45,18 @@ class SpanModel(TextClassifier):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs
     ) -> torch.Tensor:
         """Each window's token states and mask, flattened to one row (cached features)."""
-        hidden = self.backbone(
-            input_ids=input_ids, attention_mask=attention_mask, **inputs
-        ).last_hidden_state
+        hidden = self.token_states(input_ids, attention_mask, **inputs)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return torch.cat([hidden, mask], dim=-1).flatten(1)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        features: torch.Tensor | None = None,
-        hidden_states: torch.Tensor | None = None,
-        start_block: int = 0,
-        **inputs,
-    ) -> torch.Tensor:
-        """Start/end logits from tokens, cached ``features`` or cached ``hidden_states``."""
-        if hidden_states is not None:
-            return self.forward_from(hidden_states, attention_mask, start_block)
-        if features is not None:
-            states = features.view(features.shape[0], -1, hidden_size(self.backbone) + 1)
-            return self.span_logits(states[..., :-1], states[..., -1])
-        hidden = self.backbone(
-            input_ids=input_ids, attention_mask=attention_mask, **inputs
-        ).last_hidden_state
+    def from_states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Start/end logits of every token."""
         return self.span_logits(hidden, attention_mask)
 
-    def forward_from(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, start_block: int
-    ) -> torch.Tensor:
-        """Logits from the token states entering ``start_block``: upper blocks, then head."""
-        mask = block_attention_mask(self.backbone, hidden_states, attention_mask)
-        for block in list(self.blocks())[start_block:]:
-            out = block(hidden_states, mask)
-            hidden_states = out[0] if isinstance(out, tuple) else out
-        return self.span_logits(hidden_states, attention_mask)
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Start/end logits from rows :meth:`encode` made (states and mask unflattened)."""
+        states = features.view(features.shape[0], -1, hidden_size(self.backbone) + 1)
+        return self.span_logits(states[..., :-1], states[..., -1])
 
     def span_logits(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``qa_outputs`` on every token; padding positions masked."""

@@ -52,14 +52,29 @@ class TextClassifier(nn.Module):
         self.head = head
         self.pooling = pooling
 
+    def token_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs
+    ) -> torch.Tensor:
+        """The backbone's last hidden states, ``[batch, tokens, hidden]``."""
+        return self.backbone(
+            input_ids=input_ids, attention_mask=attention_mask, **inputs
+        ).last_hidden_state
+
     def encode(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs
     ) -> torch.Tensor:
-        """Pooled sentence embeddings, one row per text."""
-        hidden = self.backbone(
-            input_ids=input_ids, attention_mask=attention_mask, **inputs
-        ).last_hidden_state
-        return pool(hidden, attention_mask, self.pooling)
+        """Pooled sentence embeddings, one row per text (what feature extraction caches)."""
+        return pool(
+            self.token_states(input_ids, attention_mask, **inputs), attention_mask, self.pooling
+        )
+
+    def from_states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits from the top block's token states: pool, then the head."""
+        return self.head(pool(hidden, attention_mask, self.pooling))
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from rows :meth:`encode` made."""
+        return self.head(features)
 
     def forward(
         self,
@@ -70,12 +85,13 @@ class TextClassifier(nn.Module):
         start_block: int = 0,
         **inputs,
     ) -> torch.Tensor:
-        """Class logits from tokens, cached pooled ``features`` or cached ``hidden_states``."""
+        """Logits from tokens, cached ``features`` or cached ``hidden_states``."""
         if hidden_states is not None:
             return self.forward_from(hidden_states, attention_mask, start_block)
-        if features is None:
-            features = self.encode(input_ids, attention_mask, **inputs)
-        return self.head(features)
+        if features is not None:
+            return self.from_features(features)
+        hidden = self.token_states(input_ids, attention_mask, **inputs)
+        return self.from_states(hidden, attention_mask)
 
     @property
     def resumable(self) -> bool:
@@ -101,9 +117,7 @@ class TextClassifier(nn.Module):
         """
         blocks = self.blocks()
         if block >= len(blocks):
-            return self.backbone(
-                input_ids=input_ids, attention_mask=attention_mask, **inputs
-            ).last_hidden_state
+            return self.token_states(input_ids, attention_mask, **inputs)
 
         def stop(module: nn.Module, args: tuple, kwargs: dict) -> None:
             raise _PrefixReached(args[0] if args else kwargs["hidden_states"])
@@ -120,12 +134,13 @@ class TextClassifier(nn.Module):
     def forward_from(
         self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, start_block: int
     ) -> torch.Tensor:
-        """Logits from the token states entering ``start_block``: upper blocks, pool, head."""
+        """Logits from the token states entering ``start_block``: the upper blocks, then
+        :meth:`from_states`."""
         mask = block_attention_mask(self.backbone, hidden_states, attention_mask)
         for block in list(self.blocks())[start_block:]:
             out = block(hidden_states, mask)
             hidden_states = out[0] if isinstance(out, tuple) else out
-        return self.head(pool(hidden_states, attention_mask, self.pooling))
+        return self.from_states(hidden_states, attention_mask)
 
 
 # Encoders whose blocks need only (hidden_states, attention_mask), with nothing between
