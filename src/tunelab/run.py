@@ -29,6 +29,7 @@ from tunelab.continual import (
     init_from_run,
     old_test_report,
 )
+from tunelab.data.representative import add_representativeness
 from tunelab.distributed import is_main_process, worker_run_dir
 from tunelab.errors import RunDirError
 from tunelab.features import cached_features
@@ -123,6 +124,7 @@ def _fine_tune(
     _seed(cfg.train.seed)
     task = get_task(cfg.task)
     splits = train_subset(task, task.prepare_data(cfg), cfg)  # data.train_per_class
+    add_representativeness(task, splits)  # classes, shares, sizes vs train: warnings
     for warning in splits.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")  # names user files, labels
     built = task.build_model(cfg, splits)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tunelab.data.checks import (
+    build_summary,
     class_warnings,
     cleaning_warnings,
     duplicates_across_splits,
@@ -15,6 +16,7 @@ from tunelab.data.checks import (
     require_classes,
     require_known_labels,
     split_summary,
+    text_keys,
 )
 from tunelab.data.cleaning import CleaningCounts, CleaningReport
 from tunelab.errors import DataError
@@ -131,3 +133,23 @@ def test_one_class_is_an_error_that_names_min_class_count_when_it_was_the_cause(
         "2 classes); a classifier needs at least 2 classes: check data.label_column and "
         "data.min_class_count"
     )
+
+
+def test_text_keys_are_the_normalised_texts():
+    assert text_keys(_frame(["  Hello \t  WORLD\n", "x"])) == ["hello world", "x"]
+
+
+def test_build_summary_records_leakage_and_warns_once_per_split_that_lost_rows():
+    splits = {
+        "train": _frame([f"t{i}" for i in range(10)], ["x", "y"] * 5),
+        "validation": _frame(["e", "f"], ["x", "y"]),
+        "test": _frame(["g", "h"], ["x", "y"]),
+    }
+    leakage = {"mode": "drop", "dropped": {"validation": 0, "test": 3}}
+    summary = build_summary(splits, ["x", "y"], dict.fromkeys(splits, "s"), CleaningReport(),
+                            dict.fromkeys(splits, "s"), leakage)  # fmt: skip
+    assert summary["leakage"] == leakage
+    assert summary["warnings"] == [
+        "data.leakage: drop removed 3 of 5 test texts that also occur in train; test scores "
+        "use the other 2"
+    ]

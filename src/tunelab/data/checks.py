@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from tunelab.data.cleaning import CleaningReport
+from tunelab.data.leakage import leakage_warnings
 from tunelab.errors import DataError
 
 SMALL_CLASS = 5
@@ -76,6 +77,11 @@ def _rows(count: int) -> str:
 def normalize_for_overlap(text: str) -> str:
     """Lowercased, whitespace-collapsed text: what counts as 'the same text' across splits."""
     return " ".join(text.lower().split())
+
+
+def text_keys(frame: pd.DataFrame) -> list[str]:
+    """The normalised text of every row: a text split's duplicate keys."""
+    return frame["text"].map(normalize_for_overlap).tolist()
 
 
 def duplicates_across_splits(splits: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -159,8 +165,8 @@ def overlap_warnings(duplicates: dict[str, int], splits: dict[str, pd.DataFrame]
         if count:
             warnings.append(
                 f"{count} of {len(splits[name])} {name} texts also occur in train (ignoring "
-                f"case and spacing): they leak and inflate {name} scores; remove them from "
-                "one of the files"
+                f"case and spacing): they leak and inflate {name} scores; set data.leakage: "
+                "drop, or remove them from one of the files"
             )
     return warnings
 
@@ -193,6 +199,7 @@ def build_summary(
     sources: dict[str, str],
     report: CleaningReport,
     origins: dict[str, str],
+    leakage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``data_summary.json`` content (see ``docs/run_dir.md``), warnings included.
 
@@ -202,11 +209,15 @@ def build_summary(
         sources: per split, where its rows came from (a source, or "split from data.train").
         report: what cleaning did.
         origins: per source read, its name for messages.
+        leakage: what ``data.leakage`` dropped (:func:`tunelab.data.leakage.drop_leaks`).
     """
     duplicates = duplicates_across_splits(splits)
+    leakage = leakage or {"mode": "warn", "dropped": {}}
+    sizes = {name: len(frame) for name, frame in splits.items()}
     warnings = [
         *cleaning_warnings(report, origins),
         *class_warnings(splits["train"]),
+        *leakage_warnings(leakage, sizes, "texts"),
         *overlap_warnings(duplicates, splits),
     ]
     return {
@@ -215,6 +226,7 @@ def build_summary(
             name: split_summary(frame, labels, sources[name]) for name, frame in splits.items()
         },
         "duplicates_across_splits": duplicates,
+        "leakage": leakage,
         "cleaning": report.to_summary(),
         "warnings": warnings,
     }

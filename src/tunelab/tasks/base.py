@@ -24,6 +24,7 @@ Shipping
     :meth:`read_inputs` (``tunelab predict``), :meth:`request_inputs` (``serve``),
     :meth:`evaluate_source` (``tunelab evaluate``), :meth:`export_signature` (ONNX).
 Optional hooks with defaults
+    representativeness checks (:meth:`class_labels`, :meth:`input_sizes`),
     feature caching (:meth:`feature_cache_key`), continual updates (:meth:`take`,
     :meth:`concat`, :meth:`overlap_keys`, :meth:`examples`), representation drift
     (:meth:`drift_embeddings`), latency inputs, ``tunelab layers``, the task's own
@@ -244,6 +245,18 @@ class Task(ABC):
     def overlap_keys(self, split: Any) -> list[str]:
         """One key per example, equal for examples that count as duplicates across splits."""
         raise NotImplementedError(f"task '{self.name}' does not support replay")
+
+    def class_labels(self, splits: Any, split: str) -> list[str] | None:
+        """The class of every example of ``split`` (train / validation / test), which the
+        representativeness checks compare (:mod:`tunelab.data.representative`); None
+        where an example has no single class. Default: None."""
+        return None
+
+    def input_sizes(self, split: Any) -> dict[str, list[float]]:
+        """Per-example size numbers of a split by measure (``{"characters": [...]}``,
+        image widths, clip durations), which the distribution-shift check compares
+        between train and validation / test. Default: none."""
+        return {}
 
     def latency_inputs(self, splits: Any, limit: int) -> list:
         """Up to ``limit`` raw test inputs, for single-example latency."""

@@ -225,6 +225,12 @@ class ClassificationTask(Task):
     def train_labels(self, splits: Any) -> list[str]:
         """The label of every training example, in order (for class weights)."""
 
+    def class_labels(self, splits: Any, split: str) -> list[str] | None:
+        """A split's ``labels``; None for label sets or values (``problem_type``)."""
+        if splits.summary.get("problem_type", "single_label") != "single_label":
+            return None
+        return list(getattr(splits, split).labels)
+
     def report_sections(self, run: Any) -> list:
         from tunelab.tasks.classification_report import classification_report_sections
 

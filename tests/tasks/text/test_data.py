@@ -64,9 +64,10 @@ def test_given_files_are_cleaned_checked_and_summarised(three_files):
     assert splits.warnings == summary["warnings"]
     assert splits.warnings == [
         "1 of 7 validation texts also occur in train (ignoring case and spacing): they leak "
-        "and inflate validation scores; remove them from one of the files",
+        "and inflate validation scores; set data.leakage: drop, or remove them from one of "
+        "the files",
         "1 of 8 test texts also occur in train (ignoring case and spacing): they leak and "
-        "inflate test scores; remove them from one of the files",
+        "inflate test scores; set data.leakage: drop, or remove them from one of the files",
     ]
 
 

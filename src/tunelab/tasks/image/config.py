@@ -48,4 +48,7 @@ class ImageDataConfig(ClassificationDataConfig):
     path_column: str = "path"
     on_bad_image: Literal["error", "skip"] = "error"
     dedupe: bool = True
+    # validation / test images that also occur in train (identical pixels): warn, or
+    # drop them from validation / test (counted in data_summary.json "leakage")
+    leakage: Literal["warn", "drop"] = "warn"
     augment: AugmentConfig = Field(default_factory=AugmentConfig)

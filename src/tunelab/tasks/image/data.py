@@ -17,6 +17,7 @@ import pandas as pd
 
 from tunelab.data.checks import require_classes, require_known_labels
 from tunelab.data.cleaning import CleaningReport, cap_classes, find_small_classes, without_classes
+from tunelab.data.leakage import drop_leaks, leakage_warnings
 from tunelab.data.splits import derive_splits, split_sources
 from tunelab.errors import DataError
 from tunelab.tasks.image.config import ImageDataConfig
@@ -63,6 +64,9 @@ def prepare_image_data(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: int)
     origins = {name: entries.origin for name, entries in listed.items()}
     require_classes(pd.DataFrame({"label": decoded["train"].labels}), origins["train"], report)
     splits = _complete_splits(decoded, cfg, seed)
+    splits, leakage = drop_leaks(
+        splits, cfg.leakage, lambda s: image_hashes(s.images), lambda s, rows: s.take(rows)
+    )
     labels = sorted(set(splits["train"].labels))
     for name in ("validation", "test"):
         if name in sources:
@@ -70,6 +74,9 @@ def prepare_image_data(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: int)
                 pd.DataFrame({"label": splits[name].labels}), labels, f"data.{name}", origins[name]
             )
     summary = image_summary(splits, labels, split_sources(cfg), report, bad, counts, pre)
+    summary["leakage"] = leakage  # data.leakage (tunelab.data.leakage)
+    sizes = {name: len(images) for name, images in splits.items()}
+    summary["warnings"][:0] = leakage_warnings(leakage, sizes, "images")
     return ImageSplits(
         **splits, labels=labels, summary=summary, warnings=summary["warnings"], preprocessing=pre
     )

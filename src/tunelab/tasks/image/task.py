@@ -129,6 +129,12 @@ class ImageTask(ClassificationTask):
     def take(self, split, rows: list[int]):
         return split.take(rows)
 
+    def input_sizes(self, split) -> dict[str, list[float]]:
+        """Original widths and heights (before resizing to the model's input)."""
+        if not split.widths:
+            return {}
+        return {"width (px)": list(split.widths), "height (px)": list(split.heights)}
+
     def concat(self, first, second):
         return first.concat(second)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tunelab.tasks.classification import ClassificationDataConfig, ClassifierModelConfig
 
@@ -34,3 +34,18 @@ class TextDataConfig(ClassificationDataConfig):
     # on label_separator); or a number. See tunelab.tasks.text.targets.
     problem_type: Literal["single_label", "multi_label", "regression"] = "single_label"
     label_separator: str = Field(",", min_length=1)
+    # validation / test texts that also occur in train (case and spacing ignored): warn,
+    # or drop them from validation / test (counted in data_summary.json "leakage")
+    leakage: Literal["warn", "drop"] = "warn"
+
+    @model_validator(mode="after")
+    def _class_only_keys(self) -> TextDataConfig:
+        """These keys read single-label rows; label sets and values refuse them."""
+        if self.problem_type != "single_label":
+            for key, set_ in (("leakage", self.leakage != "warn"),):
+                if set_:
+                    raise ValueError(
+                        f"data.{key} applies to single-label classes, not problem_type "
+                        f"{self.problem_type}; drop it"
+                    )
+        return self

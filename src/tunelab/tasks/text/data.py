@@ -18,6 +18,7 @@ from tunelab.data.checks import (
     require_classes,
     require_known_labels,
     require_rows,
+    text_keys,
 )
 from tunelab.data.cleaning import (
     CleaningReport,
@@ -27,6 +28,7 @@ from tunelab.data.cleaning import (
     without_classes,
 )
 from tunelab.data.formats import SourceTable
+from tunelab.data.leakage import drop_leaks, take_rows
 from tunelab.data.sources import load_source
 from tunelab.data.splits import derive_splits, split_sources
 from tunelab.errors import DataError
@@ -84,10 +86,11 @@ def prepare_text_data(cfg: TextDataConfig, seed: int) -> TextSplits:
         require_rows(cleaned[name], f"data.{name}", origins[name])
     require_classes(cleaned["train"], origins["train"], report)
     splits = _complete_splits(cleaned, cfg, seed)
+    splits, leakage = drop_leaks(splits, cfg.leakage, text_keys, take_rows)
     labels = sorted(splits["train"]["label"].unique())
     for name in given_eval:
         require_known_labels(splits[name], labels, f"data.{name}", origins[name])
-    summary = build_summary(splits, labels, split_sources(cfg), report, origins)
+    summary = build_summary(splits, labels, split_sources(cfg), report, origins, leakage)
     return TextSplits(**splits, labels=labels, summary=summary, warnings=summary["warnings"])
 
 

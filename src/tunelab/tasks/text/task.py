@@ -142,6 +142,18 @@ class TextTask(ClassificationTask):
     def take(self, split, rows: list[int]):
         return split.iloc[rows].reset_index(drop=True)
 
+    def class_labels(self, splits, split: str) -> list[str] | None:
+        if splits.summary.get("problem_type", SINGLE) != SINGLE:
+            return None
+        return getattr(splits, split)["label"].tolist()
+
+    def input_sizes(self, split) -> dict[str, list[float]]:
+        texts = split["text"]
+        return {
+            "characters": texts.str.len().tolist(),
+            "words": texts.str.split().str.len().tolist(),
+        }
+
     def concat(self, first, second):
         return pd.concat([first, second], ignore_index=True)
 

@@ -122,6 +122,10 @@ class SeriesClassificationTask(ClassificationTask):
     def examples(self, split) -> tuple[list, list[str]]:
         return list(split.raw), list(split.labels)
 
+    def input_sizes(self, split) -> dict[str, list[float]]:
+        """Series lengths as read (before padding or cutting to the model's length)."""
+        return {"length (steps)": [float(series.shape[-1]) for series in split.raw]}
+
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
         from tunelab.tasks.timeseries.classification_io import save_classifier
 
