@@ -34,10 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     parser.add_argument(
         "--rows",
-        choices=("all", "classification", "causal_lm", "quality"),
+        choices=("all", "classification", "causal_lm", "quality", "augment"),
         default="all",
         help="classification: rows 1-6 (they share models); causal_lm: row 7 alone; "
-        "quality: row 8 (defaults vs tuned baselines, issue 12)",
+        "quality: row 8 (defaults vs tuned baselines, issue 12); augment: row 9 (text "
+        "augmentation on a small imbalanced set, issue 15)",
     )
     args = parser.parse_args(argv)
     quiet()
@@ -71,6 +72,8 @@ def run_rows(sizes: Sizes, console: Console, which: str = "all") -> list[Row]:
 
     if which == "quality":
         return quality_rows(console, log)
+    if which == "augment":
+        return augment_rows(console, log)
     rows = classification_rows(sizes, console, log) if which != "causal_lm" else []
     if which == "all":
         rows += quality_rows(console, log)
@@ -102,6 +105,14 @@ def quality_rows(console: Console, log) -> list[Row]:
 
     console.print("[bold]quality of the defaults on imbalanced data (8)[/]")
     return row_quality.run(log)
+
+
+def augment_rows(console: Console, log) -> list[Row]:
+    """Row 9: data.augment on vs off, test macro-F1 on a small imbalanced set (issue 15)."""
+    import row_augment
+
+    console.print("[bold]text augmentation on a small imbalanced set (9)[/]")
+    return row_augment.run(log)
 
 
 def table(rows: list[Row]) -> Table:

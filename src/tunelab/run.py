@@ -177,8 +177,8 @@ def _train_and_save(
     earlier,
 ) -> tuple[dict, list[dict]]:
     """Train, evaluate and write the run directory's results (status excepted)."""
-    write_json(run_dir / "data_summary.json", splits.summary)
     data = task.batch_sources(cfg, built, splits, strategy.uses_feature_cache, console)
+    write_json(run_dir / "data_summary.json", splits.summary)  # with what batching added
     if strategy.uses_feature_cache:
         data = _cached(cfg, task, built, splits, data, feature_memory, console)
     prefix_cache = prefix_cache_callbacks(cfg, built.model, plans, groups, data, console)

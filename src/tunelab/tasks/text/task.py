@@ -96,6 +96,9 @@ class TextTask(ClassificationTask):
     ) -> dict[str, TokenBatches]:
         single = cfg.data.problem_type == SINGLE
         label_ids = {label: i for i, label in enumerate(splits.labels)}
+        frames = {name: getattr(splits, name) for name in SPLIT_NAMES}
+        if single:  # other problem types refuse data.augment (TextDataConfig)
+            frames["train"] = _augmented_train(cfg, built, splits, console)
         sources = {
             name: TokenBatches.from_texts(
                 built.processor,
@@ -103,7 +106,7 @@ class TextTask(ClassificationTask):
                 [label_ids[v] for v in frame["label"]] if single else [0] * len(frame),
                 cfg.model.max_length,
             )
-            for name, frame in ((n, getattr(splits, n)) for n in SPLIT_NAMES)
+            for name, frame in frames.items()
         }
         if single:
             return sources
@@ -124,6 +127,8 @@ class TextTask(ClassificationTask):
             "model": cfg.model.model_dump(exclude={"head"}),
             "pretrained": cfg.model.pretrained,
         }
+        if split == "train" and cfg.data.augment.copies:  # the copies are seeded
+            options["augment"] = {**cfg.data.augment.model_dump(), "seed": cfg.train.seed}
         return cache_key(built.source, options, getattr(splits, split)["text"].tolist())
 
     def predictor(self, model, built: BuiltModel, splits, cfg: Config, device: Any):
@@ -246,6 +251,24 @@ class TextTask(ClassificationTask):
         from tunelab.tasks.text.old_task import old_task_score
 
         return old_task_score(cfg, run_dir, limit)
+
+
+def _augmented_train(cfg: Config, built: BuiltModel, splits, console: Console) -> pd.DataFrame:
+    """The training rows plus ``data.augment`` copies (recorded in the data summary)."""
+    augment = cfg.data.augment
+    if not augment.copies:
+        return splits.train
+    from tunelab.tasks.text.augment import augment_train
+
+    train, record = augment_train(
+        splits.train, augment, built.processor, built.model.backbone, cfg.train.seed
+    )
+    splits.summary["augment"] = record
+    console.print(
+        f"data.augment: {record['added']} augmented copies of {record['original']} "
+        "training texts added (validation and test unchanged)"
+    )
+    return train
 
 
 class _TextLogits(torch.nn.Module):
