@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from tunelab.config import _Section
-from tunelab.tasks.classification import ClassificationDataConfig, ClassifierModelConfig
+from tunelab.tasks.classification import ClassifierModelConfig
+from tunelab.tasks.targets import TargetDataConfig
 
 DEFAULT_IMAGE_MODEL = "efficientnet_lite0"
 
@@ -41,8 +42,9 @@ class AugmentConfig(_Section):
     cutmix: float = Field(0.0, ge=0.0)
 
 
-class ImageDataConfig(ClassificationDataConfig):
-    """Image folders or path,label tables: the path column, bad files, augmentation."""
+class ImageDataConfig(TargetDataConfig):
+    """Image folders or path,label tables: the path column, bad files, augmentation;
+    multi-label or regression targets from a table (``problem_type``)."""
 
     # A CSV/JSONL's path column (relative paths resolve from the file's folder).
     path_column: str = "path"

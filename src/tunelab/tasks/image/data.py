@@ -49,17 +49,11 @@ def prepare_image_data(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: int)
         DataError: unreadable source or image (``on_bad_image: error``), fewer than 2
             classes, a class too small to stratify, or unknown evaluation labels.
     """
-    if not cfg.train:
-        raise DataError(
-            "data.train is not set; set it to an image folder, a CSV/JSONL of "
-            "path,label, or builtin:mnist / builtin:digits"
-        )
-    sources = {name: getattr(cfg, name) for name in SPLIT_NAMES if getattr(cfg, name)}
-    listed = {name: list_source(src, f"data.{name}", cfg) for name, src in sources.items()}
+    listed = list_sources(cfg)
     report = CleaningReport()
     listed = _filter_classes(listed, cfg, seed, report)
-    decoded, bad = _decode_all(listed, cfg, pre)
-    decoded["train"], counts = _dedupe(decoded["train"], cfg.dedupe)
+    decoded, bad = decode_all(listed, cfg, pre)
+    decoded["train"], counts = dedupe_images(decoded["train"], cfg.dedupe)
     counts["dropped_missing"] = sum(e.dropped_missing for e in listed.values())
     origins = {name: entries.origin for name, entries in listed.items()}
     require_classes(pd.DataFrame({"label": decoded["train"].labels}), origins["train"], report)
@@ -69,7 +63,7 @@ def prepare_image_data(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: int)
     )
     labels = sorted(set(splits["train"].labels))
     for name in ("validation", "test"):
-        if name in sources:
+        if name in listed:
             require_known_labels(
                 pd.DataFrame({"label": splits[name].labels}), labels, f"data.{name}", origins[name]
             )
@@ -80,6 +74,21 @@ def prepare_image_data(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: int)
     return ImageSplits(
         **splits, labels=labels, summary=summary, warnings=summary["warnings"], preprocessing=pre
     )
+
+
+def list_sources(cfg: ImageDataConfig) -> dict[str, ImageEntries]:
+    """Each configured split's images and labels, listed (nothing decoded yet).
+
+    Raises:
+        DataError: ``data.train`` unset, or a source :func:`list_source` cannot list.
+    """
+    if not cfg.train:
+        raise DataError(
+            "data.train is not set; set it to an image folder, a CSV/JSONL of "
+            "path,label, or builtin:mnist / builtin:digits"
+        )
+    sources = {name: getattr(cfg, name) for name in SPLIT_NAMES if getattr(cfg, name)}
+    return {name: list_source(src, f"data.{name}", cfg) for name, src in sources.items()}
 
 
 def _filter_classes(
@@ -97,7 +106,7 @@ def _filter_classes(
     return listed
 
 
-def _decode_all(
+def decode_all(
     listed: dict[str, ImageEntries], cfg: ImageDataConfig, pre: ImagePreprocessing
 ) -> tuple[dict[str, ImageSet], DecodeReport]:
     report = DecodeReport()
@@ -108,7 +117,7 @@ def _decode_all(
     return decoded, report
 
 
-def _dedupe(images: ImageSet, dedupe: bool) -> tuple[ImageSet, dict[str, int]]:
+def dedupe_images(images: ImageSet, dedupe: bool) -> tuple[ImageSet, dict[str, int]]:
     """Drop repeated images (identical pixels at the model's size), first label kept."""
     hashes = image_hashes(images.images)
     labels_of: dict[str, set[str]] = {}

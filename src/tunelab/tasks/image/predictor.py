@@ -20,8 +20,11 @@ class ImagePredictor:
 
     ``predict`` takes file paths, PIL images or arrays (HxW grayscale, HxWx3 RGB), one
     or a list; every image is preprocessed exactly as in training (RGB, shorter side
-    resized, centre crop, pretrained mean/std).
+    resized, centre crop, pretrained mean/std). A multi-label or regression model
+    (``tunelab.tasks.image.targets``) changes only :meth:`activate` and :meth:`records`.
     """
+
+    problem_type = "single_label"
 
     def __init__(
         self,
@@ -52,8 +55,15 @@ class ImagePredictor:
 
     def _probabilities(self, uint8: list[torch.Tensor]) -> torch.Tensor:
         pixels = self.preprocessing.normalize(torch.stack(uint8))
-        logits = self.model(pixel_values=pixels.to(self.device))
-        return logits.float().softmax(-1).cpu()
+        return self.activate(self.model(pixel_values=pixels.to(self.device)).float().cpu())
+
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """The head's outputs as what :meth:`predict_proba` returns: class probabilities."""
+        return logits.softmax(-1)
+
+    def records(self, scores: torch.Tensor) -> list:
+        """One prediction per row of :meth:`activate`'s output."""
+        return predictions(self.labels, scores)
 
     @torch.inference_mode()
     def predict_records(self, records: Sequence[dict], batch_size: int = 64) -> list[dict]:
@@ -69,9 +79,7 @@ class ImagePredictor:
             ready = {i: x for i, x in enumerate(self._decode_records(chunk)) if x is not None}
             if ready:
                 probabilities = self._probabilities(list(ready.values()))
-                for i, prediction in zip(
-                    ready, predictions(self.labels, probabilities), strict=True
-                ):
+                for i, prediction in zip(ready, self.records(probabilities), strict=True):
                     chunk[i].update(prediction.to_dict())
         return out
 
@@ -93,11 +101,12 @@ class ImagePredictor:
         return decoded
 
     def predict(self, images: Any, batch_size: int = 64) -> list[Prediction]:
-        """Predicted label and per-label probabilities for each image."""
+        """Predicted label and per-label probabilities for each image (a multi-label
+        model: label sets; regression: values)."""
         items = as_image_list(images)
         if not items:
             return []
-        return predictions(self.labels, self.predict_proba(items, batch_size))
+        return self.records(self.predict_proba(items, batch_size))
 
 
 def as_image_list(images: Any) -> list:

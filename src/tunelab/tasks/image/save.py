@@ -14,9 +14,18 @@ from tunelab.tasks.base import BuiltModel
 
 
 def save_image_model(
-    model_dir: Path, model, built: BuiltModel, labels: list[str], cfg: Config
+    model_dir: Path,
+    model,
+    built: BuiltModel,
+    labels: list[str],
+    cfg: Config,
+    card_fields: dict | None = None,
 ) -> Path:
-    """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``."""
+    """Write ``model_dir`` atomically; merge LoRA first when ``strategy.lora.merge``.
+
+    ``card_fields``: what the model card adds (a multi-label or regression model's
+    problem type, thresholds or target scaling), so a loaded model predicts as trained.
+    """
     from tunelab.tasks.image.model import architecture
 
     # A LoRA adapter is reloaded onto its base weights; a random base (model.pretrained:
@@ -36,6 +45,7 @@ def save_image_model(
         "head": cfg.model.head.model_dump(),
         "freeze_bn": cfg.model.freeze_bn,
         "strategy": cfg.strategy.name,
+        **(card_fields or {}),
     }
 
     def fill(tmp: Path) -> None:

@@ -15,7 +15,7 @@ A source in ``data.train`` / ``data.validation`` / ``data.test`` is one of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,7 @@ def list_source(source: str, where: str, cfg: ImageDataConfig) -> ImageEntries:
                 "tunelab.tasks.image.sources.register_image_arrays first"
             )
         images, labels = _ARRAYS[name]
-        return _from_arrays(images, labels, source)
+        return _from_arrays(images, labels, source, label_reader(cfg))
     path = Path(source).expanduser()
     if path.is_dir():
         return _list_folder(path, where)
@@ -129,10 +129,21 @@ def list_source(source: str, where: str, cfg: ImageDataConfig) -> ImageEntries:
     )
 
 
-def _from_arrays(images: Sequence[Any], labels: Sequence[Any], origin: str) -> ImageEntries:
-    frame = pd.DataFrame(
-        {"image": range(len(images)), "label": [normalize_label(v) for v in labels]}
-    )
+def label_reader(cfg: ImageDataConfig) -> Callable[[Any], Any]:
+    """How a source's label values are read: as class names, or (multi-label) with a
+    list of labels kept as a list, for :mod:`tunelab.tasks.image.targets` to join."""
+    if cfg.problem_type != "multi_label":
+        return normalize_label
+    return lambda value: list(value) if isinstance(value, list | tuple) else normalize_label(value)
+
+
+def _from_arrays(
+    images: Sequence[Any],
+    labels: Sequence[Any],
+    origin: str,
+    read: Callable[[Any], Any] = normalize_label,
+) -> ImageEntries:
+    frame = pd.DataFrame({"image": range(len(images)), "label": [read(v) for v in labels]})
     missing = int(frame["label"].isna().sum())
     return ImageEntries(
         frame[frame["label"].notna()].reset_index(drop=True),
@@ -171,7 +182,7 @@ def _list_table(source: str, path: Path, where: str, cfg: ImageDataConfig) -> Im
                 f"{where} ({source}): no column '{column}'; columns are: {columns}; set data.{key}"
             )
     paths = table[cfg.path_column].map(lambda v: str(v).strip() if pd.notna(v) else "")
-    labels = table[cfg.label_column].map(normalize_label)
+    labels = table[cfg.label_column].map(label_reader(cfg))
     keep = (paths != "") & labels.notna()
     resolved = [str(p if Path(p).is_absolute() else path.parent / p) for p in paths[keep]]
     frame = pd.DataFrame({"image": resolved, "label": labels[keep].tolist()})

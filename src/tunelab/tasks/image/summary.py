@@ -24,14 +24,17 @@ def image_summary(
     bad: DecodeReport,
     counts: dict[str, int],
     pre: ImagePreprocessing,
+    targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``data_summary.json`` content of an image run (see ``docs/run_dir.md``)."""
+    """The ``data_summary.json`` content of an image run (see ``docs/run_dir.md``).
+
+    ``targets``: a multi-label or regression run's label counts or target statistics
+    (:func:`tunelab.tasks.targets.target_summary`), which replace the class counts and
+    class warnings: its labels are no classes.
+    """
     duplicates = _duplicates_across_splits(splits)
-    warnings = [
-        *_bad_image_warnings(bad),
-        *class_warnings(pd.DataFrame({"label": splits["train"].labels})),
-        *_overlap_warnings(duplicates, splits),
-    ]
+    classes = [] if targets else class_warnings(pd.DataFrame({"label": splits["train"].labels}))
+    warnings = [*_bad_image_warnings(bad), *classes, *_overlap_warnings(duplicates, splits)]
     if counts.get("conflicting_images"):
         warnings.append(
             f"data.train: {counts['conflicting_images']} images occur with "
@@ -40,8 +43,10 @@ def image_summary(
     return {
         "task": "image_classification",
         "labels": list(labels),
+        **({"targets": targets} if targets else {}),
         "splits": {
-            name: _split_summary(images, labels, sources[name]) for name, images in splits.items()
+            name: _split_summary(images, None if targets else labels, sources[name])
+            for name, images in splits.items()
         },
         "duplicates_across_splits": duplicates,
         "cleaning": {
@@ -61,12 +66,14 @@ def image_summary(
     }
 
 
-def _split_summary(images: ImageSet, labels: list[str], source: str) -> dict[str, Any]:
+def _split_summary(images: ImageSet, labels: list[str] | None, source: str) -> dict[str, Any]:
+    """Size, source, class counts (``labels`` None: no classes), original sizes."""
     sizes = pd.Series(images.labels).value_counts()
+    counts = {label: int(sizes.get(label, 0)) for label in labels} if labels else None
     return {
         "n": len(images),
         "source": source,
-        "class_counts": {label: int(sizes.get(label, 0)) for label in labels},
+        **({"class_counts": counts} if counts is not None else {}),
         "original_size": {"width": _spread(images.widths), "height": _spread(images.heights)},
         "grayscale": int(sum(images.grayscale)),
     }

@@ -17,6 +17,7 @@ import torch
 from rich.console import Console
 
 from tunelab.config import Config
+from tunelab.objective import Objective
 from tunelab.tasks.base import (
     SPLIT_NAMES,
     BuiltModel,
@@ -32,6 +33,7 @@ from tunelab.tasks.image.config import ImageDataConfig, ImageModelConfig
 from tunelab.tasks.image.evaluate import evaluate_images
 from tunelab.tasks.image.predictor import ImagePredictor, load_image_predictor
 from tunelab.tasks.image.save import save_image_model
+from tunelab.tasks.targets import SINGLE
 
 
 @register_task
@@ -59,7 +61,27 @@ class ImageTask(ClassificationTask):
         from tunelab.tasks.image.data import prepare_image_data
         from tunelab.tasks.image.transforms import resolve_preprocessing
 
-        return prepare_image_data(cfg.data, resolve_preprocessing(cfg.model), cfg.data.seed)
+        pre = resolve_preprocessing(cfg.model)
+        if cfg.data.problem_type == SINGLE:
+            return prepare_image_data(cfg.data, pre, cfg.data.seed)
+        from tunelab.tasks.image.targets import image_class_keys, prepare_image_targets
+        from tunelab.tasks.targets import check_settings
+
+        check_settings(cfg, image_class_keys(cfg))
+        return prepare_image_targets(cfg.data, pre, cfg.data.seed)
+
+    def objective_class_for(self, cfg: Config) -> type[Objective]:
+        """Cross-entropy, or the objective of ``data.problem_type`` (tasks.targets)."""
+        from tunelab.tasks.targets import OBJECTIVES
+
+        return OBJECTIVES.get(cfg.data.problem_type, self.objective_class)
+
+    def objective(self, cfg: Config, splits) -> Objective:
+        if cfg.data.problem_type == SINGLE:
+            return super().objective(cfg, splits)
+        from tunelab.tasks.targets import target_objective
+
+        return target_objective(cfg, splits.labels, self.train_labels(splits))
 
     def build_model(self, cfg: Config, splits) -> BuiltModel:
         from tunelab.tasks.image.model import build_image_classifier
@@ -78,11 +100,10 @@ class ImageTask(ClassificationTask):
             build_batch_mix,
         )
 
-        ids = {label: i for i, label in enumerate(splits.labels)}
         sources = {
             name: ImageBatches(
                 getattr(splits, name).images,
-                torch.tensor([ids[v] for v in getattr(splits, name).labels]),
+                _targets(getattr(splits, name), splits.labels, cfg),
                 built.processor,
             )
             for name in SPLIT_NAMES
@@ -100,6 +121,12 @@ class ImageTask(ClassificationTask):
         train.augment = build_augmentation(augment, built.processor)
         train.mix = build_batch_mix(augment, len(splits.labels))
         return sources
+
+    def final_metrics(self, cfg: Config, model, built: BuiltModel, splits, device: Any) -> dict:
+        """Multi-label runs: thresholds tuned on validation and the test scores they give."""
+        from tunelab.tasks.targets import final_target_metrics
+
+        return final_target_metrics(self, cfg, model, built, splits, device)
 
     def feature_cache_key(self, cfg: Config, built: BuiltModel, splits, split: str) -> str:
         digest = hashlib.sha256()
@@ -121,7 +148,13 @@ class ImageTask(ClassificationTask):
     def predictor(
         self, model, built: BuiltModel, splits, cfg: Config, device: Any
     ) -> ImagePredictor:
-        return ImagePredictor(model, built.processor, splits.labels, device)
+        base = ImagePredictor(model, built.processor, splits.labels, device)
+        if cfg.data.problem_type == SINGLE:
+            return base
+        from tunelab.tasks.image.targets import target_image_predictor
+        from tunelab.tasks.targets import card_fields
+
+        return target_image_predictor(base, card_fields(cfg, splits, self.train_labels(splits)))
 
     def examples(self, split) -> tuple[list, list[str]]:
         return [image.permute(1, 2, 0).numpy() for image in split.images], list(split.labels)
@@ -144,10 +177,20 @@ class ImageTask(ClassificationTask):
         return image_hashes(split.images)
 
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
-        return save_image_model(model_dir, model, built, splits.labels, cfg)
+        extra = {}
+        if cfg.data.problem_type != SINGLE:  # what the loaded model needs to predict
+            from tunelab.tasks.targets import card_fields
+
+            extra = card_fields(cfg, splits, self.train_labels(splits))
+        return save_image_model(model_dir, model, built, splits.labels, cfg, extra)
 
     def load_predictor(self, model_dir: Path, card: dict, device: str) -> ImagePredictor:
-        return load_image_predictor(model_dir, card, device)
+        predictor = load_image_predictor(model_dir, card, device)
+        if card.get("problem_type", SINGLE) == SINGLE:
+            return predictor
+        from tunelab.tasks.image.targets import target_image_predictor
+
+        return target_image_predictor(predictor, card)
 
     def read_inputs(
         self,
@@ -195,6 +238,16 @@ class ImageTask(ClassificationTask):
         from tunelab.tasks.image.old_task import old_task_score
 
         return old_task_score(cfg, run_dir, limit)
+
+
+def _targets(images, labels: list[str], cfg: Config) -> torch.Tensor:
+    """A split's label ids, or (multi-label, regression) its float targets."""
+    if cfg.data.problem_type != SINGLE:
+        from tunelab.tasks.image.targets import target_tensor
+
+        return target_tensor(images, labels, cfg.data)
+    ids = {label: i for i, label in enumerate(labels)}
+    return torch.tensor([ids[v] for v in images.labels])
 
 
 class _ImageLogits(torch.nn.Module):

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from tunelab.config import _Section
-from tunelab.tasks.classification import ClassificationDataConfig, ClassifierModelConfig
+from tunelab.tasks.classification import ClassifierModelConfig
+from tunelab.tasks.targets import TargetDataConfig
 
 
 class TextModelConfig(ClassifierModelConfig):
@@ -44,7 +45,7 @@ class TextAugmentConfig(_Section):
         return self
 
 
-class TextDataConfig(ClassificationDataConfig):
+class TextDataConfig(TargetDataConfig):
     """Which columns hold text and label, and how rows are cleaned."""
 
     text_column: str = "text"
@@ -53,10 +54,6 @@ class TextDataConfig(ClassificationDataConfig):
     lowercase: bool = False
     dedupe: bool = True
     encoding_errors: Literal["error", "replace"] = "error"
-    # HF's problem_type: one class per text; a set of labels (a list, or a string split
-    # on label_separator); or a number. See tunelab.tasks.text.targets.
-    problem_type: Literal["single_label", "multi_label", "regression"] = "single_label"
-    label_separator: str = Field(",", min_length=1)
     # validation / test texts that also occur in train (case and spacing ignored): warn,
     # or drop them from validation / test (counted in data_summary.json "leakage")
     leakage: Literal["warn", "drop"] = "warn"

@@ -63,9 +63,14 @@ def evaluate_texts(
 def run_columns(
     run_dir: Path, text_column: str | None, label_column: str | None
 ) -> tuple[str, str]:
+    return (
+        text_column or run_data_setting(run_dir, "text_column", "text"),
+        label_column or run_data_setting(run_dir, "label_column", "label"),
+    )
+
+
+def run_data_setting(run_dir: Path, key: str, default: str) -> str:
+    """``data.<key>`` of the run's ``config.yaml`` (``default`` when it has none)."""
     config = run_dir / "config.yaml"
     data_cfg = yaml.safe_load(config.read_text()).get("data", {}) if config.is_file() else {}
-    return (
-        text_column or data_cfg.get("text_column", "text"),
-        label_column or data_cfg.get("label_column", "label"),
-    )
+    return data_cfg.get(key, default)

@@ -1,7 +1,8 @@
 """Text runs whose targets are not one class: ``data.problem_type`` multi_label or
-regression (HF's ``problem_type``). The objectives are :mod:`tunelab.tasks.problem_types`;
-this module reads and splits the data, builds the target tensors, tunes the
-multi-label thresholds after training and predicts label sets or values.
+regression (HF's ``problem_type``). What any task shares (objectives, splits, summary,
+thresholds, card fields) is :mod:`tunelab.tasks.targets`; this module reads a text
+table's targets, builds the token sources' target tensors, predicts label sets or
+values from texts and scores ``tunelab evaluate``.
 
 A split's ``label`` column holds a multi-label example's labels joined by
 ``data.label_separator`` (in the order of ``splits.labels``), or a regression target as
@@ -11,56 +12,35 @@ regression, so the head has one output per label, or one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
 from tunelab.config import Config
 from tunelab.data.cleaning import normalize_text, require_scalars
-from tunelab.errors import ConfigError, DataError
-from tunelab.objective import EvalResult, Objective
-from tunelab.tasks.problem_types import (
-    MultiLabelObjective,
-    RegressionObjective,
-    label_sets,
-    multi_hot,
-    tuned_metrics,
+from tunelab.errors import DataError
+from tunelab.tasks.target_predictions import (
+    evaluate_targets,
+    label_set_predictions,
+    thresholds_tensor,
+    value_predictions,
+)
+from tunelab.tasks.targets import (
+    random_split_rows,
+    require_known_labels,
+    stored_targets,
+    target_matrix,
+    target_summary,
+    training_labels,
 )
 from tunelab.tasks.text.config import TextDataConfig
 from tunelab.tasks.text.data import SPLIT_NAMES, TextSplits, _load_tables
 from tunelab.tasks.text.predictor import Predictor
 
-SINGLE = "single_label"
-OBJECTIVES: dict[str, type[Objective]] = {
-    "multi_label": MultiLabelObjective,
-    "regression": RegressionObjective,
-}
-
 
 # ------------------------------------------------------------------------------ data
-def check_settings(cfg: Config) -> None:
-    """Refuse class-only settings a multi-label or regression run would ignore.
-
-    Raises:
-        ConfigError: naming the key and what to do.
-    """
-    kind = cfg.data.problem_type
-    ignored = {
-        "data.min_class_count": cfg.data.min_class_count != 0,
-        "data.max_per_class": cfg.data.max_per_class is not None,
-        "train.label_smoothing": cfg.train.label_smoothing != 0.0,
-        "train.class_weights": cfg.train.class_weights == "balanced",
-    }
-    for key, set_ in ignored.items():
-        if set_:
-            raise ConfigError(
-                f"{key} applies to single-label classes, not data.problem_type {kind}; drop it"
-            )
-
-
 def prepare_target_data(cfg: TextDataConfig, seed: int) -> TextSplits:
     """Read, clean, split and summarise a multi-label or regression text table.
 
@@ -74,13 +54,15 @@ def prepare_target_data(cfg: TextDataConfig, seed: int) -> TextSplits:
     if cfg.problem_type == "regression":
         labels = [cfg.label_column]
     else:
-        sets = label_sets(splits["train"]["label"], cfg.label_separator)
-        labels = sorted({label for chosen in sets for label in chosen})
-        if not labels:
-            raise DataError(f"data.train: column '{cfg.label_column}' holds no labels")
-        for name in SPLIT_NAMES:  # DataError for a label training never saw
-            multi_hot(label_sets(splits[name]["label"], cfg.label_separator), labels)
-    summary = _summary(splits, labels, cfg)
+        labels = training_labels(
+            splits["train"]["label"].tolist(), cfg.label_separator, "data.train"
+        )
+        require_known_labels({n: f["label"].tolist() for n, f in splits.items()}, labels, cfg)
+    summary = {
+        "rows": {name: len(frame) for name, frame in splits.items()},
+        **target_summary({n: f["label"].tolist() for n, f in splits.items()}, labels, cfg),
+        "warnings": [],
+    }
     return TextSplits(**splits, labels=labels, summary=summary, warnings=[])
 
 
@@ -94,169 +76,39 @@ def _clean(frame: pd.DataFrame, cfg: TextDataConfig, where: str) -> pd.DataFrame
             )
     require_scalars(frame[cfg.text_column], where, cfg.text_column, "text_column")
     rows = pd.DataFrame(
-        {"text": frame[cfg.text_column].map(normalize_text), "label": frame[cfg.label_column]}
+        {
+            "text": frame[cfg.text_column].map(normalize_text),
+            "label": stored_targets(frame[cfg.label_column], cfg, where),
+        }
     )
-    if cfg.problem_type == "regression":
-        rows["label"] = _numbers(rows["label"], where, cfg.label_column)
-    else:
-        rows["label"] = [
-            cfg.label_separator.join(s) for s in label_sets(rows["label"], cfg.label_separator)
-        ]
     rows = rows.dropna(subset=["text", "label"])
     if cfg.dedupe:
         rows = rows.drop_duplicates(subset="text")
     return rows.reset_index(drop=True)
 
 
-def _numbers(values: pd.Series, where: str, column: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() & values.notna()
-    if bad.any():
-        row = int(bad.to_numpy().argmax())
-        raise DataError(
-            f"{where}: column '{column}' row {row + 1} is {values.iloc[row]!r}, not a number; "
-            "data.problem_type regression needs numeric targets"
-        )
-    return numbers.astype(float)
-
-
 def _complete(
     frames: dict[str, pd.DataFrame], cfg: TextDataConfig, seed: int
 ) -> dict[str, pd.DataFrame]:
-    """Missing validation / test rows drawn at random (seeded) from train: with label sets
-    or values there are no classes to stratify by."""
-    pool = frames["train"].sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    out = {}
-    for name, fraction in (("test", cfg.test_fraction), ("validation", cfg.val_fraction)):
-        if name in frames:
-            out[name] = frames[name]
-            continue
-        size = max(1, round(fraction * len(frames["train"])))
-        if size >= len(pool):
-            raise DataError(
-                f"data.{name}: {len(frames['train'])} training rows leave none to train on "
-                f"after data.val_fraction / data.test_fraction; add rows or lower them"
-            )
-        out[name], pool = pool.iloc[:size].reset_index(drop=True), pool.iloc[size:]
-    out["train"] = pool.reset_index(drop=True)
-    return {name: out[name] for name in SPLIT_NAMES}
-
-
-def _summary(
-    splits: dict[str, pd.DataFrame], labels: list[str], cfg: TextDataConfig
-) -> dict[str, Any]:
-    """``data_summary.json``: rows per split and label counts, or target statistics."""
-    summary: dict[str, Any] = {
-        "problem_type": cfg.problem_type,
-        "rows": {name: len(frame) for name, frame in splits.items()},
-        "labels": labels,
-        "warnings": [],
-    }
-    for name, frame in splits.items():
-        if cfg.problem_type == "regression":
-            values = frame["label"].astype(float)
-            summary.setdefault("target", {})[name] = {
-                "mean": float(values.mean()),
-                "std": float(values.std(ddof=0)),
-                "min": float(values.min()),
-                "max": float(values.max()),
-            }
-        else:
-            hot = targets(frame, labels, cfg)
-            counts = dict(zip(labels, hot.sum(0).astype(int).tolist(), strict=True))
-            summary.setdefault("label_counts", {})[name] = counts
-    return summary
-
-
-def targets(frame: pd.DataFrame, labels: list[str], cfg: TextDataConfig) -> np.ndarray:
-    """The float targets of a split: multi-hot rows, or the values."""
-    if cfg.problem_type == "regression":
-        return frame["label"].to_numpy(dtype=np.float32)
-    return multi_hot(label_sets(frame["label"], cfg.label_separator), labels)
-
-
-# --------------------------------------------------------------------- training side
-def target_objective(cfg: Config, splits: TextSplits) -> Objective:
-    """The run's objective: BCE over the training labels, or standardised MSE."""
-    if cfg.data.problem_type == "regression":
-        return RegressionObjective.from_targets(splits.train["label"].astype(float).tolist())
-    return MultiLabelObjective(splits.labels)
+    """Missing validation / test rows drawn at random (seeded) from train."""
+    fractions = {"test": cfg.test_fraction, "validation": cfg.val_fraction}
+    held_out = {name: f for name, f in fractions.items() if name not in frames}
+    rows = random_split_rows(len(frames["train"]), held_out, seed)
+    pool = frames["train"]
+    out = {name: pool.iloc[part].reset_index(drop=True) for name, part in rows.items()}
+    merged = {**frames, **out}  # train: what is left after drawing
+    return {name: merged[name] for name in SPLIT_NAMES}
 
 
 def with_targets(sources: dict[str, Any], splits: TextSplits, cfg: Config) -> dict[str, Any]:
     """Token batch sources whose ``labels`` are the float targets."""
     for name, source in sources.items():
-        source.labels = torch.as_tensor(targets(getattr(splits, name), splits.labels, cfg.data))
+        values = getattr(splits, name)["label"].tolist()
+        source.labels = torch.as_tensor(target_matrix(values, splits.labels, cfg.data))
     return sources
 
 
-@torch.inference_mode()
-def evaluate_split(
-    model: torch.nn.Module, source: Any, objective: Objective, device: Any, batch_size: int
-) -> EvalResult:
-    """The objective's evaluation of ``model`` on a batch source (eval mode)."""
-    model.eval()
-
-    def batches():
-        for indices in source.eval_batches(batch_size):
-            batch = {k: v.to(device) for k, v in source.collate(indices).items()}
-            targets_ = batch.pop("labels")
-            yield indices, model(**batch).float(), targets_
-
-    return objective.evaluate(batches(), len(source))
-
-
-def final_target_metrics(
-    task: Any, cfg: Config, model: torch.nn.Module, built: Any, splits: TextSplits, device: Any
-) -> dict:
-    """Multi-label: thresholds tuned on validation, the test metrics they give; kept on
-    ``splits`` for the saved model. Regression: nothing to add."""
-    if cfg.data.problem_type != "multi_label":
-        return {}
-    sources = task.batch_sources(cfg, built, splits, False, None)
-    objective = MultiLabelObjective(splits.labels)
-    size = cfg.train.eval_batch_size
-    val = evaluate_split(model, sources["validation"], objective, device, size)
-    test = evaluate_split(model, sources["test"], objective, device, size)
-    tuned = tuned_metrics(splits.labels, val, test)
-    splits.thresholds = tuned["thresholds"]
-    return tuned
-
-
-def card_fields(cfg: Config, splits: TextSplits) -> dict[str, Any]:
-    """What the model card adds, so a loaded model predicts label sets or values."""
-    fields: dict[str, Any] = {"problem_type": cfg.data.problem_type}
-    if cfg.data.problem_type == "multi_label":
-        fields["thresholds"] = getattr(splits, "thresholds", dict.fromkeys(splits.labels, 0.5))
-        fields["label_separator"] = cfg.data.label_separator
-    else:
-        scaling = target_objective(cfg, splits)  # the standardisation the head learnt
-        fields["target_mean"], fields["target_std"] = scaling.mean, scaling.std
-    return fields
-
-
 # ----------------------------------------------------------------------- prediction
-@dataclass
-class LabelSet:
-    """One text's predicted labels (probability at or above the label's threshold)."""
-
-    labels: list[str]
-    probabilities: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"labels": self.labels, "probabilities": self.probabilities}
-
-
-@dataclass
-class Value:
-    """One text's predicted regression value."""
-
-    value: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value}
-
-
 class MultiLabelPredictor(Predictor):
     """Sigmoid per label; a label is predicted at or above its tuned threshold."""
 
@@ -264,27 +116,17 @@ class MultiLabelPredictor(Predictor):
 
     def __init__(self, *args: Any, thresholds: dict[str, float], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.thresholds = torch.tensor([thresholds[label] for label in self.labels])
+        self.thresholds = thresholds_tensor(self.labels, thresholds)
 
     def predict_proba(self, texts, batch_size: int = 64) -> torch.Tensor:
         return self.outputs(texts, batch_size).sigmoid()
 
-    def predict(self, texts, batch_size: int = 64) -> list[LabelSet]:
+    def predict(self, texts, batch_size: int = 64) -> list:
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             return []
-        probs = self.predict_proba(texts, batch_size)
-        return [
-            LabelSet(
-                [
-                    label
-                    for label, on in zip(self.labels, row >= self.thresholds, strict=True)
-                    if on
-                ],
-                {label: float(p) for label, p in zip(self.labels, row, strict=True)},
-            )
-            for row in probs
-        ]
+        probabilities = self.predict_proba(texts, batch_size)
+        return label_set_predictions(self.labels, probabilities, self.thresholds)
 
 
 class RegressionPredictor(Predictor):
@@ -296,12 +138,11 @@ class RegressionPredictor(Predictor):
         super().__init__(*args, **kwargs)
         self.mean, self.std = mean, std
 
-    def predict(self, texts, batch_size: int = 64) -> list[Value]:
+    def predict(self, texts, batch_size: int = 64) -> list:
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             return []
-        values = self.outputs(texts, batch_size).reshape(-1) * self.std + self.mean
-        return [Value(float(v)) for v in values]
+        return value_predictions(self.outputs(texts, batch_size) * self.std + self.mean)
 
 
 def target_predictor(base: Predictor, card: dict[str, Any]) -> Predictor:
@@ -310,3 +151,40 @@ def target_predictor(base: Predictor, card: dict[str, Any]) -> Predictor:
     if card.get("problem_type") == "multi_label":
         return MultiLabelPredictor(*common, thresholds=card["thresholds"])
     return RegressionPredictor(*common, mean=card["target_mean"], std=card["target_std"])
+
+
+def evaluate_text_targets(
+    predictor: Predictor, run_dir: Path, data: str, columns: dict[str, str | None]
+) -> dict:
+    """``tunelab evaluate`` of a multi-label or regression text run on a table.
+
+    Raises:
+        DataError: a missing column, no usable rows, a label the model never saw or a
+            target that is not a number.
+    """
+    from tunelab.data import read_table
+    from tunelab.metrics import measure_latency
+    from tunelab.tasks.text.evaluate import run_columns, run_data_setting
+
+    text_col, label_col = run_columns(run_dir, columns.get("text"), columns.get("label"))
+    frame = read_table(data, where="--data")
+    for column in (text_col, label_col):
+        if column not in frame.columns:
+            found = ", ".join(map(str, frame.columns))
+            raise DataError(
+                f"--data {data}: no column '{column}'; columns are: {found}; "
+                "pass --text-column/--label-column"
+            )
+    texts = frame[text_col].map(normalize_text)
+    rows = frame[texts.notna() & frame[label_col].notna()]
+    if rows.empty:
+        raise DataError(f"--data {data}: no rows with both a text and a label")
+    inputs = texts[rows.index].tolist()
+    separator = run_data_setting(run_dir, "label_separator", ",")
+    where = f"--data {data}"
+    metrics = evaluate_targets(
+        predictor, inputs, rows[label_col].tolist(), (label_col, separator), where
+    )
+    metrics.update(measure_latency(lambda t: predictor.predict([t]), inputs[:50]))
+    metrics["n"] = len(inputs)
+    return metrics

@@ -13,7 +13,6 @@ from rich.console import Console
 
 from tunelab.batching import TokenBatches
 from tunelab.config import Config
-from tunelab.errors import ConfigError
 from tunelab.objective import Objective
 from tunelab.tasks.base import (
     SPLIT_NAMES,
@@ -26,9 +25,8 @@ from tunelab.tasks.classification import (
     ClassificationTask,
     ClassificationTrainConfig,
 )
+from tunelab.tasks.targets import SINGLE
 from tunelab.tasks.text.config import TextDataConfig, TextModelConfig
-
-SINGLE = "single_label"  # data.problem_type of an ordinary classifier
 
 SAMPLE_TEXTS = (
     ["a short one", "and a somewhat longer sentence to check padding and length"],
@@ -50,8 +48,9 @@ class TextTask(ClassificationTask):
         return TaskSections(TextModelConfig, TextDataConfig, ClassificationTrainConfig)
 
     def prepare_data(self, cfg: Config):
+        from tunelab.tasks.targets import check_settings
         from tunelab.tasks.text.data import prepare_text_data
-        from tunelab.tasks.text.targets import check_settings, prepare_target_data
+        from tunelab.tasks.text.targets import prepare_target_data
 
         single = cfg.data.problem_type == SINGLE
         if not single:
@@ -80,16 +79,16 @@ class TextTask(ClassificationTask):
 
     def objective_class_for(self, cfg: Config) -> type[Objective]:
         """Cross-entropy, or the objective of ``data.problem_type`` (targets.py)."""
-        from tunelab.tasks.text.targets import OBJECTIVES
+        from tunelab.tasks.targets import OBJECTIVES
 
         return OBJECTIVES.get(cfg.data.problem_type, self.objective_class)
 
     def objective(self, cfg: Config, splits) -> Objective:
         if cfg.data.problem_type == SINGLE:
             return super().objective(cfg, splits)
-        from tunelab.tasks.text.targets import target_objective
+        from tunelab.tasks.targets import target_objective
 
-        return target_objective(cfg, splits)
+        return target_objective(cfg, splits.labels, self.train_labels(splits))
 
     def batch_sources(
         self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
@@ -116,7 +115,7 @@ class TextTask(ClassificationTask):
 
     def final_metrics(self, cfg: Config, model, built: BuiltModel, splits, device: Any) -> dict:
         """Multi-label runs: thresholds tuned on validation and the test scores they give."""
-        from tunelab.tasks.text.targets import final_target_metrics
+        from tunelab.tasks.targets import final_target_metrics
 
         return final_target_metrics(self, cfg, model, built, splits, device)
 
@@ -137,9 +136,10 @@ class TextTask(ClassificationTask):
         base = Predictor(model, built.processor, splits.labels, cfg.model.max_length, device)
         if cfg.data.problem_type == SINGLE:
             return base
-        from tunelab.tasks.text.targets import card_fields, target_predictor
+        from tunelab.tasks.targets import card_fields
+        from tunelab.tasks.text.targets import target_predictor
 
-        return target_predictor(base, card_fields(cfg, splits))
+        return target_predictor(base, card_fields(cfg, splits, self.train_labels(splits)))
 
     def examples(self, split) -> tuple[list, list[str]]:
         return split["text"].tolist(), split["label"].tolist()
@@ -173,9 +173,10 @@ class TextTask(ClassificationTask):
         path = save_model(model_dir, model, built.processor, splits.labels, cfg, built.source)
         if cfg.data.problem_type != SINGLE:  # what the loaded model needs to predict
             from tunelab.run_dir import read_model_card, write_model_card
-            from tunelab.tasks.text.targets import card_fields
+            from tunelab.tasks.targets import card_fields
 
-            write_model_card(path, {**read_model_card(path), **card_fields(cfg, splits)})
+            fields = card_fields(cfg, splits, self.train_labels(splits))
+            write_model_card(path, {**read_model_card(path), **fields})
         return path
 
     def load_predictor(self, model_dir: Path, card: dict, device: str):
@@ -212,12 +213,10 @@ class TextTask(ClassificationTask):
     def evaluate_source(self, predictor, run_dir: Path, source: str, columns: dict) -> dict:
         from tunelab.tasks.text.evaluate import evaluate_texts
 
-        kind = getattr(predictor, "problem_type", SINGLE)
-        if kind != SINGLE:
-            raise ConfigError(
-                f"tunelab evaluate scores single-label classifiers; {run_dir} is a {kind} "
-                "run: its test metrics are in metrics.json"
-            )
+        if getattr(predictor, "problem_type", SINGLE) != SINGLE:
+            from tunelab.tasks.text.targets import evaluate_text_targets
+
+            return evaluate_text_targets(predictor, run_dir, source, columns)
         return evaluate_texts(predictor, run_dir, source, columns)
 
     def export_signature(self, predictor) -> ExportSignature:
