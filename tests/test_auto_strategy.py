@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 
 import pytest
+import torch
 from rich.console import Console
 
 import tunelab
-from tunelab.auto_strategy import choose_strategy, data_stats
+from tunelab.auto_strategy import ProbeHead, choose_strategy, data_stats
 
 
 def _probe(value: float, monitor: str = "f1_macro", mode: str = "max") -> dict:
@@ -98,3 +100,58 @@ def test_a_choice_worse_than_the_probe_on_validation_falls_back_to_it(
     assert "< probe: kept feature_extraction" in decision["reason"]
     assert result.metrics["strategy"] == "feature_extraction"
     assert "strategy.head_solver" in result.metrics["decisions"]
+
+
+def test_a_task_without_the_probe_is_never_given_it():
+    # size decides; with nothing recorded that is the previous default, top_k k=2
+    assert choose_strategy({}, None)[:2] == ("top_k", {"k": 2})
+    assert choose_strategy({**STATS, "examples": 150}, None)[:2] == ("top_k", {"k": 2})
+
+
+def test_auto_is_the_default_strategy_of_every_task():
+    from tunelab.config import load_config
+    from tunelab.tasks import get_task, task_names
+
+    assert load_config(None).strategy.name == "auto"
+    assert all(get_task(name).supports("auto") for name in task_names())
+
+
+class _Trainer:
+    """What ProbeHead reads of a trainer: the step, and the model behind accelerate."""
+
+    def __init__(self, model, step: int) -> None:
+        self.model, self.state = model, SimpleNamespace(step=step)
+        self.accelerator = SimpleNamespace(unwrap_model=lambda model: model)
+
+
+@pytest.mark.parametrize(("step", "copied"), [(0, True), (5, False)])
+def test_probe_head_is_copied_before_the_first_step_only(step, copied):
+    model = torch.nn.Module()
+    model.head = torch.nn.Linear(4, 3)
+    solved = {key: torch.full_like(value, 0.5) for key, value in model.head.state_dict().items()}
+    ProbeHead(solved).on_epoch_start(_Trainer(model, step), epoch=0)
+    assert torch.equal(model.head.weight, solved["weight"]) is copied
+
+
+def test_the_chosen_run_starts_from_the_probe_head(tiny_config, tmp_path, monkeypatch):
+    probe_heads = []
+    from_run = ProbeHead.from_run.__func__
+
+    def keep(cls, run_dir):
+        probe_heads.append(from_run(cls, run_dir))
+        return probe_heads[-1]
+
+    monkeypatch.setattr(ProbeHead, "from_run", classmethod(keep))
+    monkeypatch.setattr("tunelab.auto_strategy.MIN_EXAMPLES", 1)
+    monkeypatch.setattr("tunelab.auto_strategy.MIN_PER_CLASS", 1)
+    monkeypatch.setattr("tunelab.auto_strategy.GOOD_ENOUGH", 1.01)
+    monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
+    tiny_config["strategy"] = {"name": "auto"}
+    # a head that barely moves: what the run ends with is what it started from
+    tiny_config["train"].update(epochs=1, head_lr=1e-12, weight_decay=0.0)
+    result = tunelab.fine_tune(tiny_config, tmp_path / "run")
+    decision = result.metrics["decisions"]["strategy.name"]
+    assert decision["head_from_probe"] and "the probe's solved head" in decision["reason"]
+    trained = tunelab.load(result.run_dir).model.head.state_dict()
+    for key, value in probe_heads[0].state.items():
+        torch.testing.assert_close(trained[key], value)

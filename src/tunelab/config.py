@@ -87,7 +87,8 @@ class DataConfig(_Section):
 class StrategyConfig(_Section):
     """Which strategy; each strategy's own section (``strategies/``) adds its settings."""
 
-    name: str = "top_k"
+    # auto: a feature-extraction probe, then the strategy the data calls for (auto_strategy.py)
+    name: str = "auto"
     cache_dir: str | None = None  # where cached features / frozen-prefix states go
 
 

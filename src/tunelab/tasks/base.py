@@ -208,8 +208,9 @@ class Task(ABC):
         )
 
     def supports(self, strategy: str) -> bool:
-        """Whether ``strategy`` applies to this task."""
-        return self.strategies is None or strategy in self.strategies
+        """Whether ``strategy`` applies to this task; ``auto`` (the default) always does:
+        it resolves to one of the task's own strategies (tunelab.auto_strategy)."""
+        return self.strategies is None or strategy in (*self.strategies, "auto")
 
     def final_metrics(
         self, cfg: Config, model: torch.nn.Module, built: BuiltModel, splits: Any, device: Any
