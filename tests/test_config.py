@@ -114,7 +114,9 @@ def test_each_strategy_reads_its_own_keys():
 
 
 def test_yaml_no_and_off_are_the_words_meant():
-    cfg = load_config(None, ["train.mixed_precision=no", "strategy.prefix_cache=off"])
+    cfg = load_config(
+        None, ["train.mixed_precision=no", "strategy.name=top_k", "strategy.prefix_cache=off"]
+    )
     assert cfg.train.mixed_precision == "no" and cfg.strategy.prefix_cache == "off"
 
 

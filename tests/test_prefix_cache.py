@@ -191,12 +191,12 @@ def test_auto_skips_what_it_cannot_cache(tiny_model_dir, monkeypatch):
     console = Console(record=True, width=200)
     auto = load_config(None, ["strategy.name=top_k"])
     assert len(prefix_cache_callbacks(auto, model, plans, groups, sources, console)) == 1
-    off = load_config(None, ["strategy.prefix_cache=off"])
+    off = load_config(None, ["strategy.name=top_k", "strategy.prefix_cache=off"])
     assert prefix_cache_callbacks(off, model, plans, groups, sources, console) == []
     with pytest.raises(ConfigError, match="not a key of strategy 'full'"):
         load_config(None, ["strategy.name=full", "strategy.prefix_cache=on"])
     # top_k over every backbone group freezes nothing below it
-    full = load_config(None, ["strategy.k=3", "strategy.prefix_cache=on"])
+    full = load_config(None, ["strategy.name=top_k", "strategy.k=3", "strategy.prefix_cache=on"])
     full_plans = create_strategy(full.strategy).plan(groups)
     with pytest.raises(ConfigError, match="freezes no bottom"):
         prefix_cache_callbacks(full, model, full_plans, groups, sources, console)
