@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tunelab compare configs/demo.yaml --output runs/demo
 
-test: $(STAMP) chromium espeak-ng
+test: $(STAMP) chromium espeak-ng postgresql
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)
@@ -64,6 +64,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	    || echo "note: chromium not installed; the screenshot test will be skipped"; }
+
+# tests/hpsearch/test_postgres.py starts a private PostgreSQL server from Debian's
+# postgresql binaries; installed the same way, and without them that test skips.
+.PHONY: postgresql
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
+	    || echo "note: postgresql not installed; the PostgreSQL search test will be skipped"; }
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
