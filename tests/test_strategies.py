@@ -36,6 +36,7 @@ def test_all_strategies_registered():
     assert strategy_names() == sorted(
         [
             "auto",  # resolved by the run (auto_strategy.py), never applied
+            "contrastive",
             "feature_extraction",
             "top_k",
             "full",

@@ -45,8 +45,8 @@ from tunelab.prefix_cache import (
     prefix_cache_callbacks,
     prefix_cache_decisions,
 )
-from tunelab.strategies import Strategy, apply_strategy
-from tunelab.summary import layers_report, print_groups
+from tunelab.strategies import PhaseInputs, Strategy, apply_strategy
+from tunelab.summary import layers_report, print_groups, record_phase
 from tunelab.tasks import BuiltModel, Task, get_task
 from tunelab.tracking import TrackedRun
 from tunelab.trainer import Trainer
@@ -141,6 +141,7 @@ def _fine_tune(
             f"({replay['left_out_overlap']} left out: they occur in the new validation/test)"
         )
     strategy, groups, plans = apply_strategy(built.model, cfg.strategy)
+    strategy.check_task(task, cfg)
     print_groups(console, groups, plans, cfg)
     check_prefix_cache_setting(cfg, built.model, plans)
 
@@ -179,8 +180,10 @@ def _train_and_save(
     """Train, evaluate and write the run directory's results (status excepted)."""
     data = task.batch_sources(cfg, built, splits, strategy.uses_feature_cache, console)
     write_json(run_dir / "data_summary.json", splits.summary)  # with what batching added
-    if strategy.uses_feature_cache:
-        data = _cached(cfg, task, built, splits, data, feature_memory, console)
+    phase = _strategy_phase(cfg, task, built, strategy, groups, data["train"], console)
+    if strategy.uses_feature_cache:  # a phase changed the backbone: its features are new
+        reuse = feature_memory if phase is None else None
+        data = _cached(cfg, task, built, splits, data, reuse, console, phase is None)
     prefix_cache = prefix_cache_callbacks(cfg, built.model, plans, groups, data, console)
     objective = task.objective(cfg, splits)
     train_cfg, decisions = _decide(cfg, strategy, objective, console)
@@ -209,11 +212,15 @@ def _train_and_save(
 
     model = trainer.accelerator.unwrap_model(trainer.model)
     ran = cfg.model_copy(update={"train": train_cfg})  # auto settings resolved
-    write_json(run_dir / "layers.json", layers_report(groups, plans, ran, strategy.name, state))
+    layers = record_phase(layers_report(groups, plans, ran, strategy.name, state), phase)
+    write_json(run_dir / "layers.json", layers)
     metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
     extra = task.final_metrics(cfg, model, built, splits, trainer.device)
     metrics["test"].update(extra.pop("test", {}))
     metrics.update(extra)
+    if phase is not None:  # part of training: compare's wall time counts it
+        metrics["strategy_phase"] = phase
+        metrics["train_seconds"] += phase["seconds"]
     init_from = getattr(cfg.model, "init_from", None)
     if init_from:
         predictor = task.predictor(model, built, splits, cfg, trainer.device)
@@ -361,16 +368,36 @@ def _yaml(cfg: Config) -> str:
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
+def _strategy_phase(
+    cfg: Config, task: Task, built: BuiltModel, strategy: Strategy, groups, train, console
+) -> dict | None:
+    """The strategy's own phase before training (``Strategy.before_training``), if any."""
+    inputs = PhaseInputs(task, cfg, built.model, groups, train, _device(cfg), console)
+    return strategy.before_training(inputs)
+
+
+def _device(cfg: Config) -> torch.device:
+    """Where work outside the trainer runs (feature caching, a strategy's phase)."""
+    return torch.device(
+        "cuda" if cfg.train.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    )
+
+
 def _cached(
-    cfg: Config, task: Task, built: BuiltModel, splits, data: dict, memory, console: Console
+    cfg: Config,
+    task: Task,
+    built: BuiltModel,
+    splits,
+    data: dict,
+    memory,
+    console: Console,
+    use_disk: bool = True,
 ) -> dict:
     """Swap batch sources for cached pooled features (feature extraction)."""
     started = time.perf_counter()
-    device = torch.device(
-        "cuda" if cfg.train.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-    )
+    device = _device(cfg)
     built.model.to(device)
-    cache_dir = Path(cfg.strategy.cache_dir) if cfg.strategy.cache_dir else None
+    cache_dir = Path(cfg.strategy.cache_dir) if cfg.strategy.cache_dir and use_disk else None
     out = {}
     for name in ("train", "validation", "test"):
         key = task.feature_cache_key(cfg, built, splits, name)

@@ -101,6 +101,18 @@ def layers_report(
     }
 
 
+def record_phase(report: dict, phase: dict | None) -> dict:
+    """``report`` (``layers.json``) with the groups a strategy's own phase trained
+    before the main training (``Strategy.before_training``, e.g. contrastive pairs)
+    marked ``state`` "trained", ``trained_in`` the phase's name and its ``lr``."""
+    if phase is None:
+        return report
+    for row in report["groups"]:
+        if row["name"] in phase["groups"]:
+            row.update(state="trained", trained_in=phase["name"], lr=phase["lr"], lr_scale=1.0)
+    return report
+
+
 def _record_unfreezing(row: dict, ran: TrainState) -> None:
     """What happened to a group planned to unfreeze: ``state`` "trained" and
     ``unfrozen_at`` ``{"epoch": 0-based, "step": optimizer steps done before}`` when it

@@ -234,6 +234,7 @@ def _parse_layers(raw: dict[str, Any]) -> LayerPlan:
             unfreeze_epoch=g.get("unfreeze_epoch"),
             unfrozen_at=g.get("unfrozen_at"),
             unfreezing_recorded="unfrozen_at" in g,
+            trained_in=g.get("trained_in"),
         )
         for g in raw.get("groups", [])
     ]

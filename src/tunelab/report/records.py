@@ -146,6 +146,9 @@ class LayerGroup:
     # None when the group never unfroze; recorded False for runs that predate it.
     unfrozen_at: dict[str, int] | None = None
     unfreezing_recorded: bool = False
+    # The strategy's own phase that trained the group before the main training
+    # (e.g. "contrastive"); None when it trained, or not, in the main training only.
+    trained_in: str | None = None
 
 
 @dataclass(frozen=True)

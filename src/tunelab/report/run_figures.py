@@ -75,6 +75,8 @@ def _layer_detail(group: LayerGroup) -> str:
     elif group.state != "frozen" and group.lr_scale is not None:
         parts.append(f"lr ×{group.lr_scale:.2g}")
     parts.extend(_unfreezing_note(group))
+    if group.trained_in:
+        parts.append(f"trained in the {group.trained_in} phase, then frozen")
     return " · ".join(parts) or group.state
 
 

@@ -2,6 +2,7 @@
 
 from tunelab.strategies import (  # noqa: F401
     auto,
+    contrastive,
     discriminative_lr,
     gradual_unfreeze,
     layers,
@@ -10,6 +11,7 @@ from tunelab.strategies import (  # noqa: F401
 )
 from tunelab.strategies.base import (
     GroupPlan,
+    PhaseInputs,
     Strategy,
     apply_plan,
     apply_strategy,
@@ -23,6 +25,7 @@ from tunelab.strategies.base import (
 
 __all__ = [
     "GroupPlan",
+    "PhaseInputs",
     "Strategy",
     "apply_plan",
     "apply_strategy",

@@ -10,6 +10,12 @@ shared, so a strategy is one small class in one file:
 * ``callbacks(groups)``: stateful callbacks that change the plan during training.
 * ``adjust_train(train_cfg)``: the training settings this strategy needs instead of the
   config's (default: unchanged); the run prints and records every key it changes.
+* ``check_task(task, cfg)``: refuse, before anything is written, a task the strategy
+  cannot train (default: any task will do).
+* ``before_training(phase)``: a phase of the strategy's own before the main training,
+  e.g. contrastive training of the backbone on pairs (default: none); its record goes
+  to ``metrics.json`` ("strategy_phase") and marks the groups it trained in
+  ``layers.json``.
 * ``config_class``: its ``strategy`` config section (a key it does not read is an
   error), and ``search_space()``: the keys of that section a search varies by default.
 
@@ -22,9 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import torch
+from rich.console import Console
 from torch import nn
 
-from tunelab.config import StrategyConfig, TrainConfig
+from tunelab.config import Config, StrategyConfig, TrainConfig
 from tunelab.errors import ConfigError
 from tunelab.layers import LayerGroup
 
@@ -44,6 +52,25 @@ class GroupPlan:
     def ever_trains(self) -> bool:
         """Whether the group receives gradients at some point of the run."""
         return self.state != "frozen" or self.unfreeze_epoch is not None
+
+
+@dataclass
+class PhaseInputs:
+    """What a strategy's own phase before the main training gets (``before_training``).
+
+    Attributes:
+        task: the run's :class:`tunelab.tasks.Task` (its hooks, e.g. ``embedding``).
+        train: the task's training batch source (``collate(indices)``, ``labels``).
+        device: where the phase runs (the model is moved there first).
+    """
+
+    task: Any
+    cfg: Config
+    model: nn.Module
+    groups: list[LayerGroup]
+    train: Any
+    device: torch.device
+    console: Console
 
 
 class Strategy:
@@ -74,6 +101,18 @@ class Strategy:
         keeps what the user asked for, and the run records each changed key.
         """
         return train_cfg
+
+    def check_task(self, task: Any, cfg: Config) -> None:
+        """Raise ConfigError when ``task`` cannot be trained this way (default: it can)."""
+
+    def before_training(self, phase: PhaseInputs) -> dict[str, Any] | None:
+        """Run the strategy's own phase before the main training (default: none).
+
+        Returns:
+            None, or the phase's record: ``name``, ``groups`` (the layer groups it
+            trained), ``lr``, ``seconds`` and what else it measured.
+        """
+        return None
 
     @classmethod
     def search_space(cls) -> dict[str, dict[str, Any]]:

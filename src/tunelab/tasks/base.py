@@ -27,7 +27,8 @@ Optional hooks with defaults
     representativeness checks (:meth:`class_labels`, :meth:`input_sizes`),
     feature caching (:meth:`feature_cache_key`), continual updates (:meth:`take`,
     :meth:`concat`, :meth:`overlap_keys`, :meth:`examples`), representation drift
-    (:meth:`drift_embeddings`), latency inputs, ``tunelab layers``, the task's own
+    (:meth:`drift_embeddings`), a trainable pooled embedding (:meth:`embedding`),
+    latency inputs, ``tunelab layers``, the task's own
     sections of ``report.html`` (:meth:`report_sections`), self-supervised pre-training
     of a backbone (:meth:`pretrain`, ``tunelab pretrain``), inputs made of named fields
     (:attr:`input_fields`, ``tunelab predict --<field> VALUE``), task-owned top-level
@@ -262,6 +263,16 @@ class Task(ABC):
     def latency_inputs(self, splits: Any, limit: int) -> list:
         """Up to ``limit`` raw test inputs, for single-example latency."""
         return self.examples(splits.test)[0][:limit]
+
+    def embedding(self, cfg: Config) -> Any:
+        """``embed(model, batch)``: one pooled embedding per example of a collated
+        training batch (labels removed), with gradients, for strategies that train the
+        backbone on embeddings (contrastive pairs). Raises ConfigError when the task
+        has none, or none for ``cfg``'s data (default: none)."""
+        raise ConfigError(
+            f"strategy.name={cfg.strategy.name}: task '{self.name}' has no pooled "
+            "embedding of its inputs to train on; choose another strategy"
+        )
 
     def drift_embeddings(self, cfg: Config, run_dir: Path, limit: int) -> Any:
         """``(pretrained, tuned)`` embeddings of reference inputs, or None when the task

@@ -18,6 +18,12 @@ from tunelab.features import compute_features
 _PRETRAINED_CACHE: dict[tuple, np.ndarray] = {}
 
 
+def pooled_embedding(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The classifier's pooled sentence embedding of a tokenized batch, with gradients
+    (what contrastive pairs train)."""
+    return model.encode(**batch)
+
+
 def embed_texts(model, tokenizer, texts: list[str], max_length: int) -> np.ndarray:
     """Pooled backbone embeddings of ``texts`` (CPU, inference mode)."""
     batches = TokenBatches.from_texts(tokenizer, texts, [0] * len(texts), max_length)

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from tunelab.batching import TokenBatches
 from tunelab.config import Config
+from tunelab.errors import ConfigError
 from tunelab.objective import Objective
 from tunelab.tasks.base import (
     SPLIT_NAMES,
@@ -239,6 +240,19 @@ class TextTask(ClassificationTask):
 
         model, _, _ = build_text_classifier(TextModelConfig(name=model_name), num_classes=2)
         return [{"name": g.name, "params": g.num_params} for g in model_layer_groups(model)]
+
+    def embedding(self, cfg: Config):
+        """The pooled sentence embedding (``TextClassifier.encode``); single-label data
+        only: pairs are positive when their texts share their one label."""
+        if cfg.data.problem_type != SINGLE:
+            raise ConfigError(
+                f"strategy.name={cfg.strategy.name} pairs texts by their one label; "
+                f"data.problem_type={cfg.data.problem_type} is not single_label: use "
+                "single_label data or another strategy"
+            )
+        from tunelab.tasks.text.representation import pooled_embedding
+
+        return pooled_embedding
 
     def drift_embeddings(self, cfg: Config, run_dir: Path, limit: int):
         from tunelab.tasks.text.representation import pretrained_and_tuned_embeddings

@@ -1,0 +1,153 @@
+"""``contrastive``: SetFit for few labels: the backbone learns from pairs, then a head.
+
+With 8-64 labelled examples per class, a head on frozen features learns from few
+points, and full fine-tuning on so few overfits. SetFit (Tunstall et al., 2022) turns
+the examples into pairs (same label: positive, different: negative), fine-tunes the
+sentence encoder so that cosine similarity separates them, and fits a logistic
+regression on the tuned embeddings. Here the pair phase is
+:mod:`tunelab.contrastive_phase`, run by :meth:`Contrastive.before_training`; the head
+is then fitted exactly as ``feature_extraction`` fits one (solved with L-BFGS on the
+tuned features, its weight decay chosen on validation), and the saved model is an
+ordinary model of the task.
+
+Defaults are setfit 1.2's: every distinct pair at least once, positives repeated to
+balance the negatives (``num_iterations`` None), batch 16, one epoch, lr 2e-5, 10 %
+warmup. The task supplies the pooled embedding the pairs train
+(:meth:`tunelab.tasks.Task.embedding`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+from rich.markup import escape
+
+from tunelab.config import Config
+from tunelab.contrastive_phase import PairResult, Pairs, PairTraining, contrastive_pairs
+from tunelab.strategies.base import PhaseInputs, register_strategy
+from tunelab.strategies.simple import FeatureExtraction, FeatureExtractionConfig
+
+
+class ContrastiveConfig(FeatureExtractionConfig):
+    """The pair phase's settings; ``head_solver`` / ``head_epochs`` as feature extraction.
+
+    ``num_iterations``: positive and negative pairs per training example, each
+    (None: every distinct pair at least once, the rarer kind repeated to balance).
+    ``max_steps``: stop the pair phase after this many steps (None: all pairs, every
+    epoch); also caps the distinct pairs drawn (at ``max_steps * pair_batch_size``).
+    ``body_lr``, ``pair_epochs``, ``pair_batch_size`` (pairs per step),
+    ``warmup_ratio``: the phase's AdamW schedule (linear warmup, then linear decay).
+    """
+
+    name: Literal["contrastive"] = "contrastive"
+    num_iterations: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    body_lr: float = Field(2e-5, gt=0.0)
+    pair_epochs: int = Field(1, ge=1)
+    pair_batch_size: int = Field(16, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+@register_strategy
+class Contrastive(FeatureExtraction):
+    """Backbone trained on pairs of the training examples first; then the head alone,
+    on features the tuned backbone computes, like feature extraction."""
+
+    name = "contrastive"
+    config_class = ContrastiveConfig
+
+    def check_task(self, task: Any, cfg: Config) -> None:
+        """The task must embed its inputs (``Task.embedding`` raises otherwise)."""
+        task.embedding(cfg)
+
+    def before_training(self, phase: PhaseInputs) -> dict[str, Any]:
+        """Train the backbone groups on pairs of the training examples; freeze them again."""
+        from tunelab.contrastive_phase import train_on_pairs
+
+        settings = self.pair_training(phase.cfg.train.seed)
+        pairs = contrastive_pairs(
+            phase.train.labels.tolist(),
+            settings.seed,
+            self.cfg.num_iterations,
+            settings.max_steps * settings.batch_size if settings.max_steps else None,
+        )
+        body = phase.groups[:-1]
+        phase.console.print(_start_line(pairs, settings, len(phase.train)))
+        phase.model.to(phase.device)
+        for group in body:
+            group.set_trainable(True)
+        try:
+            params = [p for group in body for p in group.params]
+            embed = phase.task.embedding(phase.cfg)
+            result = train_on_pairs(
+                phase.model, params, embed, phase.train, pairs, settings, phase.device
+            )
+        finally:
+            for group in body:
+                group.set_trainable(False)
+        record = phase_record(pairs, settings, result, [g.name for g in body])
+        phase.console.print(escape(_end_line(record)))
+        return record
+
+    def pair_training(self, seed: int) -> PairTraining:
+        """The pair phase's settings from this strategy's section, seeded by the run."""
+        cfg = self.cfg
+        return PairTraining(
+            lr=cfg.body_lr,
+            epochs=cfg.pair_epochs,
+            batch_size=cfg.pair_batch_size,
+            warmup_ratio=cfg.warmup_ratio,
+            max_steps=cfg.max_steps,
+            seed=seed,
+        )
+
+    @classmethod
+    def search_space(cls) -> dict[str, dict]:
+        return {
+            "strategy.body_lr": {"log_uniform": [1e-5, 1e-4]},
+            "strategy.num_iterations": {"int": [5, 40]},
+        }
+
+
+def phase_record(
+    pairs: Pairs, settings: PairTraining, result: PairResult, groups: list[str]
+) -> dict[str, Any]:
+    """What ``metrics.json`` keeps of the phase ("strategy_phase")."""
+    losses = result.losses
+    tenth = max(len(losses) // 10, 1)
+    return {
+        "name": "contrastive",
+        "groups": groups,
+        "lr": settings.lr,
+        "pairs": len(pairs),
+        "positive_pairs": pairs.positive,
+        "negative_pairs": len(pairs) - pairs.positive,
+        "distinct_positive": pairs.distinct_positive,
+        "distinct_negative": pairs.distinct_negative,
+        "batch_size": settings.batch_size,
+        "epochs": settings.epochs,
+        "steps": result.steps,
+        "loss_start": round(sum(losses[:tenth]) / tenth, 5),
+        "loss_end": round(sum(losses[-tenth:]) / tenth, 5),
+        "loss_curve": result.curve(),
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _start_line(pairs: Pairs, settings: PairTraining, examples: int) -> str:
+    steps = settings.total_steps(len(pairs))
+    return (
+        f"contrastive phase: {examples:,} training examples make {len(pairs):,} pairs "
+        f"({pairs.positive:,} positive of {pairs.distinct_positive:,} distinct, "
+        f"{len(pairs) - pairs.positive:,} negative of {pairs.distinct_negative:,}); "
+        f"{steps:,} steps of {settings.batch_size} at lr {settings.lr:.2g}"
+    )
+
+
+def _end_line(record: dict[str, Any]) -> str:
+    return (
+        f"contrastive phase: {record['steps']:,} steps in {record['seconds']:.1f}s, pair loss "
+        f"{record['loss_start']:.4f} -> {record['loss_end']:.4f} (first / last tenth of "
+        f"steps); backbone frozen again, the head is fitted on its new features"
+    )

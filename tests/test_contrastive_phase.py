@@ -1,0 +1,105 @@
+"""The contrastive phase: pairs are balanced, seeded and exhaustive; the loop trains the
+parameters it is given, and only those, towards the pairs' targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import tiny_setup
+from tunelab.contrastive_phase import (
+    MAX_EXAMPLES,
+    PairResult,
+    PairTraining,
+    contrastive_pairs,
+    train_on_pairs,
+)
+from tunelab.errors import ConfigError
+from tunelab.strategies import strategy_config
+from tunelab.tasks.text.representation import pooled_embedding
+
+LABELS = [0, 0, 0, 1, 1, 2, 2, 2]  # 3 + 1 + 3 = 7 distinct positive pairs of 28
+
+
+def _pair_set(pairs, target: float) -> set[tuple[int, int]]:
+    rows = pairs.target == target
+    return set(zip(pairs.first[rows].tolist(), pairs.second[rows].tolist(), strict=True))
+
+
+def test_default_pairs_draw_every_distinct_pair_and_balance_by_repeating_positives():
+    pairs = contrastive_pairs(LABELS, seed=0)
+    assert (pairs.distinct_positive, pairs.distinct_negative) == (7, 21)
+    assert len(pairs) == 42 and pairs.positive == 21  # oversampling: 21 of each kind
+    labels = np.asarray(LABELS)
+    same = labels[pairs.first] == labels[pairs.second]
+    assert np.array_equal(same, pairs.target == 1.0)
+    assert len(_pair_set(pairs, 1.0)) == 7 and len(_pair_set(pairs, 0.0)) == 21
+    assert not np.any(pairs.first == pairs.second)  # no self-pairs (no gradient)
+
+
+def test_num_iterations_gives_that_many_pairs_of_each_kind_per_example():
+    pairs = contrastive_pairs(LABELS, seed=0, num_iterations=3)
+    assert len(pairs) == 2 * 3 * len(LABELS)
+    assert pairs.positive == 3 * len(LABELS)
+
+
+def test_pairs_are_seeded():
+    same = contrastive_pairs(LABELS, seed=5), contrastive_pairs(LABELS, seed=5)
+    other = contrastive_pairs(LABELS, seed=6)
+    assert np.array_equal(same[0].first, same[1].first)
+    assert np.array_equal(same[0].second, same[1].second)
+    assert not np.array_equal(same[0].first, other.first)
+
+
+def test_max_pairs_caps_the_distinct_pairs_of_each_kind():
+    pairs = contrastive_pairs(LABELS, seed=0, max_pairs=8)
+    assert (pairs.distinct_positive, pairs.distinct_negative) == (4, 4)
+    assert len(pairs) == 8
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [([1, 1, 1], "at least two classes"), ([0, 1, 2], "two examples of some class")],
+)
+def test_data_without_both_kinds_of_pair_is_refused(labels, message):
+    with pytest.raises(ConfigError, match=message):
+        contrastive_pairs(labels, seed=0)
+
+
+def test_more_examples_than_the_phase_is_for_are_refused_before_pairing():
+    with pytest.raises(ConfigError, match="data.train_per_class"):
+        contrastive_pairs([0, 1] * (MAX_EXAMPLES // 2 + 1), seed=0)
+
+
+def test_total_steps_cover_every_pair_every_epoch_up_to_max_steps():
+    assert PairTraining(batch_size=16, epochs=2).total_steps(40) == 6
+    assert PairTraining(batch_size=16, epochs=2, max_steps=4).total_steps(40) == 4
+
+
+def test_loss_curve_is_means_over_spans():
+    result = PairResult(steps=4, losses=[4.0, 2.0, 1.0, 1.0])
+    assert result.curve(points=2) == [3.0, 1.0]
+
+
+def test_training_on_pairs_moves_only_the_given_parameters_and_lowers_the_loss(
+    tiny_model_dir,
+):
+    setup = tiny_setup(tiny_model_dir, strategy_config("contrastive"), n_per_class=6)
+    body = [p for group in setup.groups[:-1] for p in group.params]
+    for param in body:
+        param.requires_grad_(True)
+    before = {name: p.detach().clone() for name, p in setup.model.named_parameters()}
+    pairs = contrastive_pairs(setup.data.labels.tolist(), seed=0, num_iterations=2)
+    settings = PairTraining(lr=1e-3, epochs=3, batch_size=16, warmup_ratio=0.0, seed=0)
+    torch.manual_seed(0)
+    result = train_on_pairs(
+        setup.model, body, pooled_embedding, setup.data, pairs, settings, torch.device("cpu")
+    )
+    # 2 * 2 * 18 = 72 pairs, 5 steps of 16 an epoch
+    assert result.steps == settings.total_steps(len(pairs)) == 3 * 5
+    changed = {n for n, p in setup.model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(name.startswith("backbone.") for name in changed)
+    assert not any(name.startswith("head.") for name in changed)
+    first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
+    assert last < first
