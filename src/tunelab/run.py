@@ -45,6 +45,7 @@ from tunelab.prefix_cache import (
     prefix_cache_callbacks,
     prefix_cache_decisions,
 )
+from tunelab.self_training import check_self_training, self_train
 from tunelab.strategies import PhaseInputs, Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups, record_phase
 from tunelab.tasks import BuiltModel, Task, get_task
@@ -95,6 +96,7 @@ def fine_tune(
             resume=resume, overwrite=overwrite, callbacks=callbacks,
         )  # fmt: skip
     check_continual(cfg)
+    check_self_training(cfg)
     run_dir = _choose_run_dir(cfg, output_dir)
     if is_main_process():
         console = console or Console(quiet=True)
@@ -140,6 +142,9 @@ def _fine_tune(
             f"{escape(str(replay['from']))} added "
             f"({replay['left_out_overlap']} left out: they occur in the new validation/test)"
         )
+    if getattr(cfg.data, "unlabeled", None):  # self_training.py: rounds pick the train split
+        feature_memory = {} if feature_memory is None else feature_memory
+        splits = self_train(cfg, task, splits, built, console, feature_memory)
     strategy, groups, plans = apply_strategy(built.model, cfg.strategy)
     strategy.check_task(task, cfg)
     print_groups(console, groups, plans, cfg)
@@ -218,6 +223,8 @@ def _train_and_save(
     extra = task.final_metrics(cfg, model, built, splits, trainer.device)
     metrics["test"].update(extra.pop("test", {}))
     metrics.update(extra)
+    if "self_training" in splits.summary:  # the rounds that chose this training split
+        metrics["self_training"] = splits.summary["self_training"]
     if phase is not None:  # part of training: compare's wall time counts it
         metrics["strategy_phase"] = phase
         metrics["train_seconds"] += phase["seconds"]

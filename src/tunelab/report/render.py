@@ -34,6 +34,7 @@ from tunelab.report.records import (
     config_value,
 )
 from tunelab.report.sections import ReportSection, task_sections
+from tunelab.report.self_training_section import self_training_sections
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -245,7 +246,7 @@ def _run_view(run: RunData, name: str, layer_width: float = 8.0) -> RunView:
         layer_diagram=layers,
         layer_caption=run_figures.layer_caption(run.layers) if run.layers else None,
         curves=curves,
-        sections=[*decision_sections(run), *task_sections(run)],
+        sections=[*decision_sections(run), *self_training_sections(run), *task_sections(run)],
     )
 
 

@@ -26,7 +26,9 @@ Shipping
 Optional hooks with defaults
     representativeness checks (:meth:`class_labels`, :meth:`input_sizes`),
     feature caching (:meth:`feature_cache_key`), continual updates (:meth:`take`,
-    :meth:`concat`, :meth:`overlap_keys`, :meth:`examples`), representation drift
+    :meth:`concat`, :meth:`overlap_keys`, :meth:`examples`), self-training on
+    ``data.unlabeled`` (:meth:`read_unlabeled`, :meth:`relabel`, with the continual
+    hooks; :mod:`tunelab.self_training`), representation drift
     (:meth:`drift_embeddings`), a trainable pooled embedding (:meth:`embedding`),
     latency inputs, ``tunelab layers``, the task's own
     sections of ``report.html`` (:meth:`report_sections`), self-supervised pre-training
@@ -259,6 +261,23 @@ class Task(ABC):
         image widths, clip durations), which the distribution-shift check compares
         between train and validation / test. Default: none."""
         return {}
+
+    def read_unlabeled(self, cfg: Config, source: str) -> Any:
+        """The inputs of ``source`` (``data.unlabeled``) as a split of this task's kind,
+        each example's label its true one where the source has labels, else None; they
+        are only ever compared with pseudo-labels. The model's outputs must be logits
+        over ``splits.labels``. Default: self-training is not supported.
+
+        Raises:
+            DataError: the source is missing, unreadable or holds no inputs.
+        """
+        raise ConfigError(
+            f"data.unlabeled: task '{self.name}' cannot self-train; remove data.unlabeled"
+        )
+
+    def relabel(self, split: Any, labels: list[str]) -> Any:
+        """``split`` with these labels, one per example (pseudo-labels)."""
+        raise NotImplementedError(f"task '{self.name}' does not support self-training")
 
     def latency_inputs(self, splits: Any, limit: int) -> list:
         """Up to ``limit`` raw test inputs, for single-example latency."""

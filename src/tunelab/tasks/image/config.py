@@ -49,6 +49,10 @@ class ImageDataConfig(TargetDataConfig):
     # A CSV/JSONL's path column (relative paths resolve from the file's folder).
     path_column: str = "path"
     on_bad_image: Literal["error", "skip"] = "error"
+    # images without labels (a folder of images, or a CSV/JSONL with path_column) for
+    # self-training (section self_training); class sub-folders / a label column only
+    # check the pseudo-labels
+    unlabeled: str | None = None
     dedupe: bool = True
     # validation / test images that also occur in train (identical pixels): warn, or
     # drop them from validation / test (counted in data_summary.json "leakage")

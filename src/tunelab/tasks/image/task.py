@@ -18,6 +18,7 @@ from rich.console import Console
 
 from tunelab.config import Config
 from tunelab.objective import Objective
+from tunelab.self_training import SelfTrainingConfig
 from tunelab.tasks.base import (
     SPLIT_NAMES,
     BuiltModel,
@@ -47,7 +48,12 @@ class ImageTask(ClassificationTask):
     request_is_text = False
 
     def sections(self) -> TaskSections:
-        return TaskSections(ImageModelConfig, ImageDataConfig, ClassificationTrainConfig)
+        return TaskSections(
+            ImageModelConfig,
+            ImageDataConfig,
+            ClassificationTrainConfig,
+            extra={"self_training": SelfTrainingConfig},
+        )
 
     def owns_model(self, model_name: str) -> bool:
         from tunelab.tasks.image.model import is_image_model
@@ -175,6 +181,18 @@ class ImageTask(ClassificationTask):
         from tunelab.tasks.image.decode import image_hashes
 
         return image_hashes(split.images)
+
+    def read_unlabeled(self, cfg: Config, source: str):
+        """Decoded images, labelled only where the source has labels (None elsewhere)."""
+        from tunelab.tasks.image.transforms import resolve_preprocessing
+        from tunelab.tasks.image.unlabeled import read_unlabeled_images
+
+        return read_unlabeled_images(cfg.data, resolve_preprocessing(cfg.model), source)
+
+    def relabel(self, split, labels: list[str]):
+        from dataclasses import replace
+
+        return replace(split, labels=list(labels))
 
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
         extra = {}

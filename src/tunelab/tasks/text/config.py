@@ -54,6 +54,9 @@ class TextDataConfig(TargetDataConfig):
     lowercase: bool = False
     dedupe: bool = True
     encoding_errors: Literal["error", "replace"] = "error"
+    # texts without labels (CSV/JSONL/TSV/Parquet with text_column, or .txt: one a line)
+    # for self-training (section self_training); a label column there only checks them
+    unlabeled: str | None = None
     # validation / test texts that also occur in train (case and spacing ignored): warn,
     # or drop them from validation / test (counted in data_summary.json "leakage")
     leakage: Literal["warn", "drop"] = "warn"

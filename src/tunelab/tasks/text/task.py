@@ -15,6 +15,7 @@ from tunelab.batching import TokenBatches
 from tunelab.config import Config
 from tunelab.errors import ConfigError
 from tunelab.objective import Objective
+from tunelab.self_training import SelfTrainingConfig
 from tunelab.tasks.base import (
     SPLIT_NAMES,
     BuiltModel,
@@ -46,7 +47,12 @@ class TextTask(ClassificationTask):
     request_key = "texts"
 
     def sections(self) -> TaskSections:
-        return TaskSections(TextModelConfig, TextDataConfig, ClassificationTrainConfig)
+        return TaskSections(
+            TextModelConfig,
+            TextDataConfig,
+            ClassificationTrainConfig,
+            extra={"self_training": SelfTrainingConfig},
+        )
 
     def prepare_data(self, cfg: Config):
         from tunelab.tasks.targets import check_settings
@@ -167,6 +173,20 @@ class TextTask(ClassificationTask):
         from tunelab.data.checks import normalize_for_overlap
 
         return [normalize_for_overlap(text) for text in split["text"]]
+
+    def read_unlabeled(self, cfg: Config, source: str) -> pd.DataFrame:
+        """Columns ``text`` and ``label`` (None where the file has no label)."""
+        from tunelab.tasks.text.unlabeled import read_unlabeled_texts
+
+        if cfg.data.problem_type != "single_label":
+            raise ConfigError(
+                "data.unlabeled: self-training pseudo-labels single-label classes, not "
+                f"problem_type {cfg.data.problem_type}; drop data.unlabeled"
+            )
+        return read_unlabeled_texts(cfg.data, source)
+
+    def relabel(self, split, labels: list[str]) -> pd.DataFrame:
+        return split.assign(label=list(labels))
 
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
         from tunelab.tasks.text.save import save_model
