@@ -87,3 +87,15 @@ def make_long(n: int = 120, seed: int = 0, period: int = 12) -> pd.DataFrame:
     values = 10 + 0.05 * t + 2 * np.sin(2 * np.pi * t / period) + 0.2 * rng.normal(size=n)
     dates = pd.date_range("2000-01-01", periods=n, freq="MS")
     return pd.DataFrame({"date": dates, "value": values})
+
+
+def make_anomalous(n: int = 240, seed: int = 0, at: tuple[int, ...] = ()) -> pd.DataFrame:
+    """A noisy sine (period 16) in TimeEval's columns; points ``at`` get a +4 spike and
+    the label 1."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = np.sin(2 * np.pi * t / 16) + 0.05 * rng.normal(size=n)
+    labels = np.zeros(n, dtype=int)
+    labels[list(at)] = 1
+    values[list(at)] += 4.0
+    return pd.DataFrame({"timestamp": t, "value": values, "is_anomaly": labels})

@@ -14,7 +14,9 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 from torch import nn
@@ -28,6 +30,7 @@ CONFIG_FILE = "config.json"
 KNOWN_NAMES = {
     DEFAULT_BACKBONE: "timeseries_classification",
     f"{DEFAULT_BACKBONE}-forecasting": "forecasting",
+    f"{DEFAULT_BACKBONE}-anomaly": "anomaly_detection",
 }
 
 
@@ -178,3 +181,17 @@ def lora_targets(backbone: nn.Module) -> list[str]:
     if attention:
         return attention
     return sorted({n.rsplit(".", 1)[-1] for n in names})
+
+
+def features_key(cfg: Any, built: Any, inputs: np.ndarray) -> str:
+    """The cached-feature key of ``inputs``: it changes when the backbone's weights file,
+    its random init (``pretrained: false`` draws by ``train.seed``) or the inputs do."""
+    digest = hashlib.sha256()
+    if built.source is not None:
+        stat = (built.source / "model.safetensors").stat()
+        digest.update(f"{built.source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    options = {"model": cfg.model.name, "pretrained": cfg.model.pretrained,
+               "seed": None if cfg.model.pretrained else cfg.train.seed}  # fmt: skip
+    digest.update(json.dumps(options, sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(inputs).tobytes())
+    return digest.hexdigest()[:24]

@@ -5,7 +5,9 @@ Classification: MiniRocket / ROCKET features (sktime) with a ridge classifier, t
 authors' own recipe. Forecasting: seasonal-naive and mean forecasts, ETS and ARIMA
 (statsmodels), and Fracast-0 zero-shot (PyPI ``fracast``: a pre-trained forecaster
 that is not a PatchTST / PatchTSMixer directory, so it is a reference row rather than
-a backbone the strategies tune). Each baseline is recorded in ``metrics.json`` under ``baselines``
+a backbone the strategies tune). Anomaly detection's baselines (rolling z-score,
+last-value error) are scores, so they live with the model's in :mod:`.anomaly_scores`.
+Each baseline is recorded in ``metrics.json`` under ``baselines``
 (``{name: {"test", "validation", "fit_seconds"}}``), which ``compare`` shows as rows.
 Results are memoised per process by a hash of the data, so a comparison's runs fit
 each baseline once.

@@ -4,7 +4,6 @@ classification head, on ``.ts`` files or wide CSVs, scored as text classificatio
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -92,15 +91,9 @@ class SeriesClassificationTask(ClassificationTask):
         }
 
     def feature_cache_key(self, cfg: Config, built: BuiltModel, splits, split: str) -> str:
-        digest = hashlib.sha256()
-        if built.source is not None:
-            stat = (built.source / "model.safetensors").stat()
-            digest.update(f"{built.source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-        options = {"model": cfg.model.name, "pretrained": cfg.model.pretrained,
-                   "seed": None if cfg.model.pretrained else cfg.train.seed}  # fmt: skip
-        digest.update(json.dumps(options, sort_keys=True).encode())
-        digest.update(getattr(splits, split).values.tobytes())
-        return digest.hexdigest()[:24]
+        from tunelab.tasks.timeseries.backbone import features_key
+
+        return features_key(cfg, built, getattr(splits, split).values)
 
     def final_metrics(self, cfg: Config, model, built: BuiltModel, splits, device) -> dict:
         """MiniRocket (and ROCKET if asked) fitted on the same train split."""

@@ -117,3 +117,41 @@ class PretrainConfig(_Section):
     lr: float = Field(1e-3, gt=0.0)
     holdout_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     seed: int = Field(0, ge=0)
+
+
+class AnomalyDataConfig(DataConfig):
+    """Labelled series as TimeEval / aeon write them: a time column, a value column and a
+    0/1 label column (``builtin:KDD-TSAD_135_TRAIN`` / ``_TEST`` read aeon's copy).
+
+    ``data.train`` is mostly normal; ``data.validation``, or else its last
+    ``val_fraction``, is the validation part (threshold and early stopping). Without
+    ``data.test`` the last ``test_fraction`` of ``data.train`` is the test part, and
+    then it needs labels.
+    """
+
+    time_column: str | None = "timestamp"  # null: the file's row order
+    target_column: str = "value"
+    label_column: str = "is_anomaly"
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    missing: Missing = "interpolate"
+
+
+class AnomalyConfig(_Section):
+    """How points are scored and flagged (the task-owned ``anomaly:``).
+
+    A point's score is the backbone's error on it, in the window's standardised units:
+    of a forecast from the ``context`` points before it, or of the reconstruction of the
+    window it lies in. Points whose score is over the threshold are flagged.
+    """
+
+    score: Literal["forecast", "reconstruction"] = "forecast"
+    horizon: int = Field(1, ge=1)  # points forecast per window (score: forecast)
+    window_stride: int = Field(1, ge=1)  # step between training windows
+    # validation_quantile: the ``quantile`` of the (normal) validation scores;
+    # contamination: flag the top ``contamination`` share of each scored series
+    threshold: Literal["validation_quantile", "contamination"] = "validation_quantile"
+    quantile: float = Field(0.99, gt=0.0, le=1.0)
+    contamination: float = Field(0.01, gt=0.0, lt=0.5)
+    baselines: list[Literal["rolling_zscore", "naive"]] = Field(
+        default_factory=lambda: ["rolling_zscore", "naive"]
+    )

@@ -119,17 +119,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.number)
 
 
-def save_forecaster(model_dir: Path, model, splits, cfg) -> Path:
-    """Write ``model/`` atomically (LoRA adapters merged into the backbone)."""
+def save_forecaster(model_dir: Path, model, cfg, fields: dict[str, Any]) -> Path:
+    """Write ``model/`` atomically (LoRA adapters merged into the backbone); ``fields``
+    (context, horizon, ...) go into its card."""
     model.backbone = merged(model.backbone)
     card = {
         "task": cfg.task,
         "format": "full",
         "base_model": cfg.model.name,
-        "context": splits.context,
-        "horizon": splits.horizon,
-        "season_length": splits.season,
         "strategy": cfg.strategy.name,
+        **fields,
     }
 
     def fill(tmp: Path) -> None:
@@ -155,19 +154,21 @@ def load_forecaster(model_dir: Path, card: dict, device: str = "cpu") -> Forecas
     return ForecastPredictor(model, card["context"], card["horizon"], device)
 
 
-def read_history_inputs(arguments: list[str], input_file: Path | None) -> list[dict]:
-    """``{"history": "1,2,3"}`` per argument, then ``{"line": N, "history": ...}`` per
-    line of a ``.txt`` (one comma-separated history a line)."""
+def read_history_inputs(
+    arguments: list[str], input_file: Path | None, key: str = "history"
+) -> list[dict]:
+    """``{key: "1,2,3"}`` per argument, then ``{"line": N, key: ...}`` per line of a
+    ``.txt`` (one comma-separated series a line)."""
     from tunelab.io import read_line_records
 
-    records: list[dict] = [{"history": text} for text in arguments]
+    records: list[dict] = [{key: text} for text in arguments]
     if input_file is not None:
         if Path(input_file).suffix.lower() != ".txt":
             raise DataError(
-                f"--input {input_file}: give a .txt with one comma-separated history a line"
+                f"--input {input_file}: give a .txt with one comma-separated {key} a line"
             )
         records += read_line_records(
-            Path(input_file), "history", "empty history", "pass a .txt of histories"
+            Path(input_file), key, f"empty {key}", f"pass a .txt of {key} values"
         )
     return records
 

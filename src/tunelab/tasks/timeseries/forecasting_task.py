@@ -4,8 +4,6 @@ and ARIMA forecasts made in the same run on the same windows."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +84,9 @@ class ForecastingTask(Task):
         }
 
     def feature_cache_key(self, cfg: Config, built: BuiltModel, splits, split: str) -> str:
-        digest = hashlib.sha256()
-        if built.source is not None:
-            stat = (built.source / "model.safetensors").stat()
-            digest.update(f"{built.source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-        options = {"model": cfg.model.name, "pretrained": cfg.model.pretrained,
-                   "seed": None if cfg.model.pretrained else cfg.train.seed}  # fmt: skip
-        digest.update(json.dumps(options, sort_keys=True).encode())
-        digest.update(getattr(splits, split).context.tobytes())
-        return digest.hexdigest()[:24]
+        from tunelab.tasks.timeseries.backbone import features_key
+
+        return features_key(cfg, built, getattr(splits, split).context)
 
     def final_metrics(self, cfg: Config, model, built: BuiltModel, splits, device) -> dict:
         """The baselines' scores: as ``<method>_<metric>`` in ``test``, and per method
@@ -126,7 +118,9 @@ class ForecastingTask(Task):
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
         from tunelab.tasks.timeseries.forecast_io import save_forecaster
 
-        return save_forecaster(model_dir, model, splits, cfg)
+        fields = {"context": splits.context, "horizon": splits.horizon,
+                  "season_length": splits.season}  # fmt: skip
+        return save_forecaster(model_dir, model, cfg, fields)
 
     def load_predictor(self, model_dir: Path, card: dict, device: str):
         from tunelab.tasks.timeseries.forecast_io import load_forecaster
@@ -190,7 +184,7 @@ class ForecastingTask(Task):
         return pretrain_backbone(cfg.pretrain, output_dir, console)
 
     def take(self, split, rows: list[int]):
-        raise ConfigError("forecasting has no continual updates (model.init_from)")
+        raise ConfigError(f"{self.name} has no continual updates (model.init_from)")
 
 
 class _Forecasts(torch.nn.Module):
