@@ -15,6 +15,7 @@ import pytest
 
 import tunelab
 from tests.conftest import TINY_CNN, make_texts
+from tests.tasks.audio.conftest import audio_contract_case
 from tests.tasks.question_answering.conftest import qa_contract_case
 from tests.tasks.timeseries.contract_cases import CASES as TIMESERIES_CASES
 from tunelab.evaluation import evaluate_run
@@ -66,15 +67,13 @@ CASES = {
     "image_classification": _image_case,
     "causal_lm": _causal_lm_case,
     "question_answering": qa_contract_case,
+    "audio_classification": audio_contract_case,
 }
 CASES.update(TIMESERIES_CASES)
-# Tasks whose build-train-save-reload path is covered by their own package's tests
-# (tests/tasks/audio/test_task.py) but not yet by a case here.
-WITHOUT_CASE = {"audio_classification"}
 
 
 def test_every_registered_task_has_a_contract_case():
-    assert sorted([*CASES, *WITHOUT_CASE]) == task_names()
+    assert sorted(CASES) == task_names()
 
 
 @pytest.mark.parametrize("task_name", sorted(CASES))

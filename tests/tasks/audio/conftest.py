@@ -36,14 +36,12 @@ def write_tones(root: Path, per_class: int, seed: int = 0) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_whisper_dir(tmp_path_factory) -> Path:
+def save_tiny_whisper(path: Path) -> Path:
     """A local HF Whisper directory: 2 encoder layers, d_model 16, 16 mel bins."""
     import torch
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny_whisper")
     config = WhisperConfig(
         vocab_size=64,
         num_mel_bins=16,
@@ -64,6 +62,21 @@ def tiny_whisper_dir(tmp_path_factory) -> Path:
     WhisperModel(config).save_pretrained(path)
     WhisperFeatureExtractor(feature_size=16).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory) -> Path:
+    return save_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper"))
+
+
+def audio_contract_case(model_dir: Path, root: Path, lm_dir: Path | None = None) -> tuple:
+    """``(config, inputs, holdout)`` for tests/tasks/test_contract.py's CASES: a tiny
+    random Whisper encoder on a folder of tone clips (WAV and FLAC, mixed rates)."""
+    whisper = save_tiny_whisper(root / "tiny-whisper")
+    train, holdout = write_tones(root / "tones", 6), write_tones(root / "holdout", 2, seed=1)
+    config = run_config(whisper, train)
+    del config["strategy"], config["train"]
+    return config, [str(holdout / "low" / "0.flac")], str(holdout)
 
 
 @pytest.fixture(scope="session")
