@@ -225,9 +225,10 @@ def _train_and_save(
     metrics.update(extra)
     if "self_training" in splits.summary:  # the rounds that chose this training split
         metrics["self_training"] = splits.summary["self_training"]
-    if phase is not None:  # part of training: compare's wall time counts it
+    if phase is not None:  # part of training: compare's wall time and sizes count it
         metrics["strategy_phase"] = phase
         metrics["train_seconds"] += phase["seconds"]
+        metrics["trainable_params"] = layers["trainable_params"]
     init_from = getattr(cfg.model, "init_from", None)
     if init_from:
         predictor = task.predictor(model, built, splits, cfg, trainer.device)

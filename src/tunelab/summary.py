@@ -109,6 +109,8 @@ def record_phase(report: dict, phase: dict | None) -> dict:
         return report
     for row in report["groups"]:
         if row["name"] in phase["groups"]:
+            if row["state"] == "frozen":  # not counted yet: frozen for the main training
+                report["trainable_params"] += row["params"]
             row.update(state="trained", trained_in=phase["name"], lr=phase["lr"], lr_scale=1.0)
     return report
 

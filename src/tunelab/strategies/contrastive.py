@@ -73,7 +73,7 @@ class Contrastive(FeatureExtraction):
             settings.max_steps * settings.batch_size if settings.max_steps else None,
         )
         body = phase.groups[:-1]
-        phase.console.print(_start_line(pairs, settings, len(phase.train)))
+        phase.console.print(_start_line(pairs, settings, len(phase.train), len(body)))
         phase.model.to(phase.device)
         for group in body:
             group.set_trainable(True)
@@ -135,13 +135,15 @@ def phase_record(
     }
 
 
-def _start_line(pairs: Pairs, settings: PairTraining, examples: int) -> str:
+def _start_line(pairs: Pairs, settings: PairTraining, examples: int, groups: int) -> str:
+    """What the table above (the head-only plan of the main training) does not show."""
     steps = settings.total_steps(len(pairs))
     return (
         f"contrastive phase: {examples:,} training examples make {len(pairs):,} pairs "
         f"({pairs.positive:,} positive of {pairs.distinct_positive:,} distinct, "
-        f"{len(pairs) - pairs.positive:,} negative of {pairs.distinct_negative:,}); "
-        f"{steps:,} steps of {settings.batch_size} at lr {settings.lr:.2g}"
+        f"{len(pairs) - pairs.positive:,} negative of {pairs.distinct_negative:,}); the "
+        f"{groups} backbone groups train on them first: {steps:,} steps of "
+        f"{settings.batch_size} at lr {settings.lr:.2g}"
     )
 
 
