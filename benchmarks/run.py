@@ -34,11 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     parser.add_argument(
         "--rows",
-        choices=("all", "classification", "causal_lm", "quality", "augment"),
+        choices=("all", "classification", "causal_lm", "quality", "augment", "selftrain"),
         default="all",
         help="classification: rows 1-6 (they share models); causal_lm: row 7 alone; "
         "quality: row 8 (defaults vs tuned baselines, issue 12); augment: row 9 (text "
-        "augmentation on a small imbalanced set, issue 15)",
+        "augmentation on a small imbalanced set, issue 15); selftrain: row 13 (self-training "
+        "with unlabelled texts vs the labelled texts alone, issue 12)",
     )
     args = parser.parse_args(argv)
     quiet()
@@ -74,6 +75,8 @@ def run_rows(sizes: Sizes, console: Console, which: str = "all") -> list[Row]:
         return quality_rows(console, log)
     if which == "augment":
         return augment_rows(console, log)
+    if which == "selftrain":
+        return selftrain_rows(console, log)
     rows = classification_rows(sizes, console, log) if which != "causal_lm" else []
     if which == "all":
         rows += quality_rows(console, log)
@@ -113,6 +116,14 @@ def augment_rows(console: Console, log) -> list[Row]:
 
     console.print("[bold]text augmentation on a small imbalanced set (9)[/]")
     return row_augment.run(log)
+
+
+def selftrain_rows(console: Console, log) -> list[Row]:
+    """Row 13: self-training on unlabelled texts vs the labelled texts alone (issue 12)."""
+    import row_selftrain
+
+    console.print("[bold]self-training with unlabelled texts (13)[/]")
+    return row_selftrain.run(log)
 
 
 def table(rows: list[Row]) -> Table:
