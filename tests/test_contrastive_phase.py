@@ -12,6 +12,7 @@ from tunelab.contrastive_phase import (
     MAX_EXAMPLES,
     PairResult,
     PairTraining,
+    _pair_loss,
     contrastive_pairs,
     train_on_pairs,
 )
@@ -103,3 +104,26 @@ def test_training_on_pairs_moves_only_the_given_parameters_and_lowers_the_loss(
     assert not any(name.startswith("head.") for name in changed)
     first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
     assert last < first
+
+
+def test_a_step_embeds_each_example_once_and_scores_every_pair(tiny_model_dir):
+    setup = tiny_setup(tiny_model_dir, strategy_config("contrastive"), n_per_class=6)
+    setup.model.eval()  # no dropout: the two computations must agree
+    pairs = contrastive_pairs(setup.data.labels.tolist(), seed=0, num_iterations=2)
+    rows, sizes = list(range(16)), []
+
+    def embed(model, batch):
+        sizes.append(len(batch["input_ids"]))
+        return pooled_embedding(model, batch)
+
+    loss = _pair_loss(setup.model, embed, setup.data, pairs, rows, torch.device("cpu"))
+    sides = []
+    for side in (pairs.first[rows], pairs.second[rows]):
+        batch = setup.data.collate(side.tolist())
+        batch.pop("labels")
+        sides.append(pooled_embedding(setup.model, batch))
+    similarity = torch.nn.functional.cosine_similarity(*sides)
+    expected = ((similarity - torch.as_tensor(pairs.target[rows])) ** 2).mean()
+    assert torch.allclose(loss, expected, atol=1e-5)
+    distinct = len(set(pairs.first[rows].tolist()) | set(pairs.second[rows].tolist()))
+    assert sizes == [distinct] and distinct < 2 * len(rows)

@@ -99,6 +99,8 @@ def test_run_trains_the_backbone_on_pairs_then_solves_the_head(tiny_model_dir, t
     layers = json.loads((result.run_dir / "layers.json").read_text())["groups"]
     assert [g.get("trained_in") for g in layers] == ["contrastive"] * 3 + [None]
     assert all(g["state"] == "trained" for g in layers)
+    total = result.metrics["total_params"]
+    assert result.metrics["trainable_params"] == total  # the phase trained all but the head
     # on the random-init tiny BERT the pairs make the features separable (0.82 -> 1.0)
     assert result.metrics["validation"]["f1_macro"] > fe.metrics["validation"]["f1_macro"]
     predictions = tunelab.load(result.run_dir).predict(["pizza pasta", "laptop wifi"])
@@ -118,3 +120,27 @@ def test_layer_diagram_says_which_groups_the_pair_phase_trained():
 
     group = LayerGroup("layer.0", 100, "trained", 1.0, 2e-5, None, trained_in="contrastive")
     assert _layer_detail(group) == "lr 2e-5 (×1) · trained in the contrastive phase, then frozen"
+
+
+@pytest.mark.integration
+def test_contrastive_on_minilm_few_steps(tmp_path):
+    """The real MiniLM, 8 chatterbot utterances per topic, 3 pair steps: the path runs
+    end to end and the backbone moved from the pretrained weights."""
+    from tests.test_defaults_integration import chatterbot_topics
+    from tunelab.models.registry import resolve_model_path
+
+    paths = {}
+    for name, frame in chatterbot_topics().items():
+        paths[name] = str(tmp_path / f"{name}.csv")
+        frame.to_csv(paths[name], index=False)
+    config = {
+        "model": {"max_length": 32},
+        "data": {**paths, "train_per_class": 8},
+        "strategy": {"name": "contrastive", "max_steps": 3},
+        "train": {"device": "cpu", "seed": 0},
+    }
+    result = tunelab.fine_tune(config, tmp_path / "run")
+    phase = result.metrics["strategy_phase"]
+    assert (phase["steps"], phase["pairs"]) == (3, 48)  # 3 x 16 pairs: max_steps caps them
+    assert _backbone_change(result.run_dir, resolve_model_path("all-MiniLM-L6-v2")) > 1e-6
+    assert result.metrics["test"]["f1_macro"] > 0.5

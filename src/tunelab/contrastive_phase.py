@@ -167,10 +167,11 @@ def train_on_pairs(
 ) -> PairResult:
     """Train ``params`` so that pairs' cosine similarity matches their targets.
 
-    Each step embeds both sides of ``batch_size`` pairs in one forward pass (one padded
-    batch of ``source.collate``), takes the mean squared gap between cosine similarity
-    and target, clips the gradient norm at 1 and steps AdamW (no weight decay, as
-    sentence-transformers' trainer) on a linear warmup-then-decay schedule.
+    Each step embeds the examples of ``batch_size`` pairs in one forward pass (one
+    padded batch of ``source.collate``, each example once), takes the mean squared gap
+    between cosine similarity and target, clips the gradient norm at 1 and steps AdamW
+    (no weight decay, as sentence-transformers' trainer) on a linear warmup-then-decay
+    schedule.
 
     Args:
         model: what ``embed`` runs (left in the train/eval mode it came in).
@@ -207,11 +208,17 @@ def train_on_pairs(
 def _pair_loss(
     model: nn.Module, embed: Embed, source, pairs: Pairs, rows: list[int], device: torch.device
 ) -> torch.Tensor:
-    """Mean squared gap between the cosine similarity of each pair and its target."""
-    indices = [*pairs.first[rows].tolist(), *pairs.second[rows].tolist()]
-    batch = source.collate(indices)
+    """Mean squared gap between the cosine similarity of each pair and its target.
+
+    Few examples make many pairs, so a batch of pairs holds some examples more than
+    once: each is embedded once (one padded batch), and its gradient sums over its pairs.
+    """
+    examples, where = np.unique(np.concatenate([pairs.first[rows], pairs.second[rows]]),
+                                return_inverse=True)  # fmt: skip
+    batch = source.collate(examples.tolist())
     batch.pop("labels", None)
     embeddings = embed(model, {k: v.to(device) for k, v in batch.items()}).float()
-    left, right = embeddings[: len(rows)], embeddings[len(rows) :]
+    where = torch.as_tensor(where, device=device)
+    left, right = embeddings[where[: len(rows)]], embeddings[where[len(rows) :]]
     target = torch.as_tensor(pairs.target[rows], device=device)
     return F.mse_loss(F.cosine_similarity(left, right), target)
