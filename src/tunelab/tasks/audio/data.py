@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from tunelab.data.checks import class_warnings, require_classes, require_known_labels
+from tunelab.data.class_folders import content_hashes
 from tunelab.data.cleaning import CleaningReport, cap_classes, find_small_classes, without_classes
 from tunelab.data.splits import derive_splits, split_sources
 from tunelab.errors import DataError
@@ -27,7 +28,6 @@ from tunelab.tasks.audio.decode import (
     ClipPolicy,
     DecodeReport,
     decode_entries,
-    wave_hashes,
 )
 from tunelab.tasks.audio.sources import AudioEntries, list_source
 
@@ -107,7 +107,7 @@ def _filter_classes(
 def _dedupe(clips: AudioSet) -> tuple[AudioSet, int]:
     """Drop repeated clips (identical samples after decoding), the first one kept."""
     seen: set[str] = set()
-    keep = [i for i, h in enumerate(wave_hashes(clips.waves)) if not (h in seen or seen.add(h))]
+    keep = [i for i, h in enumerate(content_hashes(clips.waves)) if not (h in seen or seen.add(h))]
     return (clips if len(keep) == len(clips) else clips.take(keep)), len(clips) - len(keep)
 
 
@@ -138,7 +138,7 @@ def audio_summary(
     policy: ClipPolicy,
 ) -> dict[str, Any]:
     """The ``data_summary.json`` content of an audio run."""
-    hashes = {name: set(wave_hashes(clips.waves)) for name, clips in splits.items()}
+    hashes = {name: set(content_hashes(clips.waves)) for name, clips in splits.items()}
     leaked = {
         name: sum(h in hashes["train"] for h in hashes[name]) for name in ("validation", "test")
     }

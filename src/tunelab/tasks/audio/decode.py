@@ -10,7 +10,6 @@ error naming it, or with ``data.on_bad_audio: skip`` is skipped and counted.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from math import gcd
@@ -195,9 +194,3 @@ def decode_entries(
         channels,
         cut,
     )
-
-
-def wave_hashes(waves: torch.Tensor) -> list[str]:
-    """A content hash per decoded clip: identical samples, identical hash."""
-    flat = waves.reshape(len(waves), -1).numpy()
-    return [hashlib.blake2b(row.tobytes(), digest_size=12).hexdigest() for row in flat]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tunelab.data.class_folders import list_class_folder, list_path_table
 from tunelab.data.cleaning import normalize_label
 from tunelab.errors import DataError
 from tunelab.tasks.audio.config import AudioDataConfig
@@ -44,7 +45,7 @@ def list_source(source: str, where: str, cfg: AudioDataConfig) -> AudioEntries:
     if path.is_dir():
         return list_folder(path, where)
     if path.is_file():
-        return list_table(source, path, where, cfg)
+        return list_table(source, where, cfg)
     raise DataError(
         f"{where}: '{source}' not found; give a folder with one sub-folder of audio files "
         "per class, or a CSV/JSONL of path,label"
@@ -53,37 +54,12 @@ def list_source(source: str, where: str, cfg: AudioDataConfig) -> AudioEntries:
 
 def list_folder(root: Path, where: str) -> AudioEntries:
     """``root/<class>/**/<file>`` for every audio suffix; hidden files are skipped."""
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    rows = [
-        (str(file), folder.name)
-        for folder in classes
-        for file in sorted(folder.rglob("*"))
-        if file.is_file()
-        and file.suffix.lower() in AUDIO_SUFFIXES
-        and not any(part.startswith(".") for part in file.relative_to(folder).parts)
-    ]
-    if not rows:
-        raise DataError(
-            f"{where}: '{root}' holds no audio files in class sub-folders; expected "
-            f"{root}/<class>/<files> ({', '.join(sorted(AUDIO_SUFFIXES))})"
-        )
-    return AudioEntries(pd.DataFrame(rows, columns=["path", "label"]), str(root))
+    frame = list_class_folder(root, AUDIO_SUFFIXES, "path", where, "audio files")
+    return AudioEntries(frame, str(root))
 
 
-def list_table(source: str, path: Path, where: str, cfg: AudioDataConfig) -> AudioEntries:
+def list_table(source: str, where: str, cfg: AudioDataConfig) -> AudioEntries:
     """Rows of a path,label table; rows missing either are dropped and counted."""
-    from tunelab.data.sources import read_table
-
-    table = read_table(source, where)
-    for column, key in ((cfg.path_column, "path_column"), (cfg.label_column, "label_column")):
-        if column not in table.columns:
-            columns = ", ".join(str(c) for c in table.columns)
-            raise DataError(
-                f"{where} ({source}): no column '{column}'; columns are: {columns}; set data.{key}"
-            )
-    paths = table[cfg.path_column].map(lambda v: str(v).strip() if pd.notna(v) else "")
-    labels = table[cfg.label_column].map(normalize_label)
-    keep = (paths != "") & labels.notna()
-    resolved = [str(p if Path(p).is_absolute() else path.parent / p) for p in paths[keep]]
-    frame = pd.DataFrame({"path": resolved, "label": labels[keep].tolist()})
-    return AudioEntries(frame, source, dropped_missing=int((~keep).sum()))
+    columns = (cfg.path_column, cfg.label_column)
+    frame, dropped = list_path_table(source, where, columns, normalize_label, "path")
+    return AudioEntries(frame, source, dropped_missing=dropped)

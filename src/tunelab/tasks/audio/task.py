@@ -130,9 +130,9 @@ class AudioTask(ClassificationTask):
         return first.concat(second)
 
     def overlap_keys(self, split) -> list[str]:
-        from tunelab.tasks.audio.decode import wave_hashes
+        from tunelab.data.class_folders import content_hashes
 
-        return wave_hashes(split.waves)
+        return content_hashes(split.waves)
 
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
         from tunelab.tasks.audio.save import save_audio_model

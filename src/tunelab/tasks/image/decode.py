@@ -7,7 +7,6 @@ hashes of the decoded pixels find exact duplicates within and across splits.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tunelab.data.class_folders import content_hashes as image_hashes  # noqa: F401 - the image modules import it here
 from tunelab.errors import DataError
 from tunelab.tasks.image.sources import ImageEntries
 from tunelab.tasks.image.transforms import ImagePreprocessing
@@ -138,9 +138,3 @@ def _describe(raw: Any) -> tuple[int, int, bool]:
     if hasattr(raw, "size") and hasattr(raw, "mode"):
         return raw.size[0], raw.size[1], raw.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "F")
     raise ValueError(f"not an image: {type(raw).__name__}")
-
-
-def image_hashes(images: torch.Tensor) -> list[str]:
-    """A content hash per decoded image: identical pixels, identical hash."""
-    flat = images.reshape(len(images), -1).numpy()
-    return [hashlib.blake2b(row.tobytes(), digest_size=12).hexdigest() for row in flat]

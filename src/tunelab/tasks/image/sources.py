@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tunelab.data.builtin import BUILTIN_PREFIX, BuiltinDataset
+from tunelab.data.class_folders import list_class_folder, list_path_table
 from tunelab.data.cleaning import normalize_label
 from tunelab.errors import DataError
 from tunelab.tasks.image.config import ImageDataConfig
@@ -122,7 +123,7 @@ def list_source(source: str, where: str, cfg: ImageDataConfig) -> ImageEntries:
     if path.is_dir():
         return _list_folder(path, where)
     if path.is_file():
-        return _list_table(source, path, where, cfg)
+        return _list_table(source, where, cfg)
     raise DataError(
         f"{where}: '{source}' not found; give an image folder (one sub-folder per "
         "class), a CSV/JSONL of path,label, or builtin:NAME"
@@ -154,39 +155,14 @@ def _from_arrays(
 
 
 def _list_folder(root: Path, where: str) -> ImageEntries:
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    rows = [
-        (str(file), folder.name)
-        for folder in classes
-        for file in sorted(folder.rglob("*"))
-        if file.is_file()
-        and file.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in file.relative_to(folder).parts)
-    ]
-    if not rows:
-        raise DataError(
-            f"{where}: '{root}' holds no images in class sub-folders; expected "
-            f"{root}/<class>/<image files> ({', '.join(sorted(IMAGE_SUFFIXES))})"
-        )
-    return ImageEntries(pd.DataFrame(rows, columns=["image", "label"]), str(root))
+    frame = list_class_folder(root, IMAGE_SUFFIXES, "image", where, "image files")
+    return ImageEntries(frame, str(root))
 
 
-def _list_table(source: str, path: Path, where: str, cfg: ImageDataConfig) -> ImageEntries:
-    from tunelab.data.sources import read_table
-
-    table = read_table(source, where)
-    for column, key in ((cfg.path_column, "path_column"), (cfg.label_column, "label_column")):
-        if column not in table.columns:
-            columns = ", ".join(str(c) for c in table.columns)
-            raise DataError(
-                f"{where} ({source}): no column '{column}'; columns are: {columns}; set data.{key}"
-            )
-    paths = table[cfg.path_column].map(lambda v: str(v).strip() if pd.notna(v) else "")
-    labels = table[cfg.label_column].map(label_reader(cfg))
-    keep = (paths != "") & labels.notna()
-    resolved = [str(p if Path(p).is_absolute() else path.parent / p) for p in paths[keep]]
-    frame = pd.DataFrame({"image": resolved, "label": labels[keep].tolist()})
-    return ImageEntries(frame, source, dropped_missing=int((~keep).sum()))
+def _list_table(source: str, where: str, cfg: ImageDataConfig) -> ImageEntries:
+    columns = (cfg.path_column, cfg.label_column)
+    frame, dropped = list_path_table(source, where, columns, label_reader(cfg), "image")
+    return ImageEntries(frame, source, dropped_missing=dropped)
 
 
 def _load_mnist(where: str) -> ImageEntries:
