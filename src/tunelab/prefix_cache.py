@@ -252,10 +252,10 @@ class FrozenPrefixCache(Callback):
         where = " (memory-mapped file)" if train.states.on_disk else ""
         last = len(self.model.blocks()) - 1
         runs = f"blocks {cut - 1}-{last} and the head" if cut - 1 <= last else "the head"
+        checked = f"; {self.check.summary()}" if self.check.autocast_gap else ""
         self.console.print(
             f"frozen prefix cached: {cut} frozen groups run once for {len(train) + len(val):,} "
-            f"examples in {seconds:.1f}s{where}; each step runs {runs} only; "
-            f"{self.check.summary()}"
+            f"examples in {seconds:.1f}s{where}; each step runs {runs} only{checked}"
         )
 
     def _states(self, tokens, start_block: int, trainer: Any) -> PrefixStates:
