@@ -140,8 +140,11 @@ def self_train(
         if number == settings.rounds:
             break
         selection = _next_pseudo_labels(cfg, task, splits, trained, pool, accepted, caps)
-        if not selection.rows:
-            console.print("self-training: no input reached its class's threshold; stopping")
+        if not selection.rows:  # the next round would train on the same examples
+            console.print(
+                f"self-training: no unlabelled {task.noun} left at self_training."
+                f"min_confidence {settings.min_confidence} or above; no more rounds"
+            )
             break
         accepted.update(zip(selection.rows, selection.labels, strict=True))
         added = _selection_record(selection, [pool.truth[r] for r in selection.rows])
