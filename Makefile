@@ -39,6 +39,12 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --output bench.json
 
+# Row 8 alone: the defaults' test macro-F1 vs HF Trainer, compare's best strategy and a
+# tuned probe (issue 12; benchmarks/README.md). Also part of make bench.
+.PHONY: quality
+quality: $(STAMP)
+	$(BIN)/python benchmarks/run.py --rows quality --output bench-quality.json
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

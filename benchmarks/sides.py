@@ -83,9 +83,11 @@ def train_tunelab(
     return TunelabRun(seconds, trainer, model, tokenizer, train, cache)
 
 
-def train_hf(data: BenchData, steps: int, seed: int = 0):
+def train_hf(data: BenchData, steps: int, seed: int = 0, batch_size: int = BATCH_SIZE):
     """``transformers.Trainer`` with HF defaults + dynamic padding; timing ``train()`` only.
 
+    ``steps=-1`` is HF's own default: ``num_train_epochs`` (3) epochs instead of a step
+    budget (row 8c runs HF at its defaults: 3 epochs of batch 8).
     Returns ``(seconds, model, tokenizer)``.
     """
     from transformers import (
@@ -107,7 +109,7 @@ def train_hf(data: BenchData, steps: int, seed: int = 0):
     rows = [{**{key: enc[key][i] for key in enc}, "labels": labels[i]} for i in range(len(texts))]
     args = TrainingArguments(
         output_dir=tempfile.mkdtemp(prefix="hf-bench-"),
-        per_device_train_batch_size=BATCH_SIZE,
+        per_device_train_batch_size=batch_size,
         max_steps=steps,
         learning_rate=LR,
         seed=seed,
