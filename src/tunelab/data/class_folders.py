@@ -12,12 +12,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 import torch
 
+from tunelab.data.cleaning import CleaningReport, filter_classes
 from tunelab.errors import DataError
+
+
+class Listed(Protocol):
+    """A source's listing: one row per file, with a ``label`` column."""
+
+    frame: pd.DataFrame
+
+
+Entries = TypeVar("Entries", bound=Listed)
 
 
 def list_class_folder(
@@ -76,6 +86,22 @@ def list_path_table(
     resolved = [str(p if Path(p).is_absolute() else base / p) for p in paths[keep]]
     frame = pd.DataFrame({column: resolved, "label": labels[keep].tolist()})
     return frame, int((~keep).sum())
+
+
+def filter_listed_classes(
+    listed: dict[str, Entries],
+    min_count: int,
+    max_per_class: int | None,
+    seed: int,
+    report: CleaningReport,
+) -> dict[str, Entries]:
+    """:func:`~tunelab.data.cleaning.filter_classes` on the listings, in place: files of
+    a dropped class, or over a class's cap, are then never decoded."""
+    frames = {name: entries.frame for name, entries in listed.items()}
+    frames = filter_classes(frames, min_count, max_per_class, seed, report)
+    for name, entries in listed.items():
+        entries.frame = frames[name]
+    return listed
 
 
 def content_hashes(decoded: torch.Tensor) -> list[str]:

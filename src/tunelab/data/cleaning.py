@@ -217,6 +217,29 @@ def _dedupe(
     return rows, counts
 
 
+def filter_classes(
+    frames: dict[str, pd.DataFrame],
+    min_count: int,
+    max_per_class: int | None,
+    seed: int,
+    report: CleaningReport,
+) -> dict[str, pd.DataFrame]:
+    """Drop classes too small in the training pool from every split, then cap the pool.
+
+    Every task's listed or cleaned splits (tables of ``label`` rows) pass here before
+    validation / test are split off the pool, so the filters judge a class by all its
+    training rows; what they did lands in ``report``.
+    """
+    small = find_small_classes(frames["train"], min_count)
+    report.dropped_small_classes = small
+    filtered = {}
+    for name, frame in frames.items():
+        filtered[name], removed = without_classes(frame, small)
+        report.dropped_small_class_rows += removed
+    filtered["train"], report.capped_classes = cap_classes(filtered["train"], max_per_class, seed)
+    return filtered
+
+
 def find_small_classes(train: pd.DataFrame, min_count: int) -> dict[str, int]:
     """Classes with fewer than ``min_count`` training rows, with their counts.
 

@@ -10,13 +10,18 @@ class proportions, and the same seed always gives the same rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from tunelab.config import DataConfig
 from tunelab.errors import DataError
+
+SPLIT_NAMES = ("train", "validation", "test")
+Split = TypeVar("Split")
 
 # Guards ceil() against float noise: 0.1 * 30 is 3.0000000000000004, which means 3 rows.
 _EPSILON = 1e-9
@@ -102,6 +107,32 @@ def derive_splits(
             train, splits[name] = stratified_split(train, held, seed)
     splits["train"] = train.reset_index(drop=True)
     return splits
+
+
+def complete_splits(
+    given: dict[str, Split],
+    cfg: DataConfig,
+    seed: int,
+    labels: Callable[[Split], Sequence[str]],
+    take: Callable[[Split, list[int]], Split],
+) -> dict[str, Split]:
+    """The given splits as they are, the missing ones split off ``given["train"]``;
+    ordered train, validation, test.
+
+    Only the pool's labels are split (:func:`derive_splits`), then ``take`` picks each
+    split's rows, so a table, decoded images or decoded clips split alike.
+    """
+    pool = given["train"]
+    pool_labels = list(labels(pool))
+    frame = pd.DataFrame({"row": range(len(pool_labels)), "label": pool_labels})
+    derived = derive_splits(
+        frame,
+        seed,
+        val_fraction=None if "validation" in given else cfg.val_fraction,
+        test_fraction=None if "test" in given else cfg.test_fraction,
+    )
+    merged = {**given, **{name: take(pool, part["row"].tolist()) for name, part in derived.items()}}
+    return {name: merged[name] for name in SPLIT_NAMES}
 
 
 def stratified_split(

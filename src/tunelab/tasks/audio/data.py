@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 from tunelab.data.checks import class_warnings, require_classes, require_known_labels
-from tunelab.data.class_folders import content_hashes
-from tunelab.data.cleaning import CleaningReport, cap_classes, find_small_classes, without_classes
-from tunelab.data.splits import derive_splits, split_sources
+from tunelab.data.class_folders import content_hashes, filter_listed_classes
+from tunelab.data.cleaning import CleaningReport
+from tunelab.data.splits import SPLIT_NAMES, complete_splits, split_sources
 from tunelab.errors import DataError
 from tunelab.tasks.audio.config import AudioDataConfig
 from tunelab.tasks.audio.decode import (
@@ -29,9 +29,8 @@ from tunelab.tasks.audio.decode import (
     DecodeReport,
     decode_entries,
 )
-from tunelab.tasks.audio.sources import AudioEntries, list_source
+from tunelab.tasks.audio.sources import list_source
 
-SPLIT_NAMES = ("train", "validation", "test")
 _LISTED_BAD_FILES = 20
 
 
@@ -63,7 +62,7 @@ def prepare_audio_data(cfg: AudioDataConfig, policy: ClipPolicy, seed: int) -> A
     sources = {name: getattr(cfg, name) for name in SPLIT_NAMES if getattr(cfg, name)}
     listed = {name: list_source(src, f"data.{name}", cfg) for name, src in sources.items()}
     report = CleaningReport()
-    listed = _filter_classes(listed, cfg, seed, report)
+    listed = filter_listed_classes(listed, cfg.min_class_count, cfg.max_per_class, seed, report)
     bad = DecodeReport()
     decoded = {
         name: decode_entries(entries, policy, cfg.on_bad_audio, f"data.{name}", bad)
@@ -72,7 +71,7 @@ def prepare_audio_data(cfg: AudioDataConfig, policy: ClipPolicy, seed: int) -> A
     decoded["train"], dropped = _dedupe(decoded["train"])
     origins = {name: entries.origin for name, entries in listed.items()}
     require_classes(pd.DataFrame({"label": decoded["train"].labels}), origins["train"], report)
-    splits = _complete_splits(decoded, cfg, seed)
+    splits = complete_splits(decoded, cfg, seed, lambda s: s.labels, lambda s, rows: s.take(rows))
     labels = sorted(set(splits["train"].labels))
     for name in ("validation", "test"):
         if name in sources:
@@ -89,43 +88,11 @@ def prepare_audio_data(cfg: AudioDataConfig, policy: ClipPolicy, seed: int) -> A
     )
 
 
-def _filter_classes(
-    listed: dict[str, AudioEntries], cfg: AudioDataConfig, seed: int, report: CleaningReport
-) -> dict[str, AudioEntries]:
-    """As for text: drop classes too small in the training pool, then cap the pool."""
-    small = find_small_classes(listed["train"].frame, cfg.min_class_count)
-    report.dropped_small_classes = small
-    for entries in listed.values():
-        entries.frame, removed = without_classes(entries.frame, small)
-        report.dropped_small_class_rows += removed
-    listed["train"].frame, report.capped_classes = cap_classes(
-        listed["train"].frame, cfg.max_per_class, seed
-    )
-    return listed
-
-
 def _dedupe(clips: AudioSet) -> tuple[AudioSet, int]:
     """Drop repeated clips (identical samples after decoding), the first one kept."""
     seen: set[str] = set()
     keep = [i for i, h in enumerate(content_hashes(clips.waves)) if not (h in seen or seen.add(h))]
     return (clips if len(keep) == len(clips) else clips.take(keep)), len(clips) - len(keep)
-
-
-def _complete_splits(
-    decoded: dict[str, AudioSet], cfg: AudioDataConfig, seed: int
-) -> dict[str, AudioSet]:
-    """Split validation / test off the training pool unless given (as for text)."""
-    pool = decoded["train"]
-    frame = pd.DataFrame({"row": range(len(pool)), "label": pool.labels})
-    derived = derive_splits(
-        frame,
-        seed,
-        val_fraction=None if "validation" in decoded else cfg.val_fraction,
-        test_fraction=None if "test" in decoded else cfg.test_fraction,
-    )
-    splits = {name: pool.take(part["row"].tolist()) for name, part in derived.items()}
-    merged = {**decoded, **splits}
-    return {name: merged[name] for name in SPLIT_NAMES}
 
 
 def audio_summary(

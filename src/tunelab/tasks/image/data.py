@@ -16,17 +16,16 @@ from typing import Any
 import pandas as pd
 
 from tunelab.data.checks import require_classes, require_known_labels
-from tunelab.data.cleaning import CleaningReport, cap_classes, find_small_classes, without_classes
+from tunelab.data.class_folders import filter_listed_classes
+from tunelab.data.cleaning import CleaningReport
 from tunelab.data.leakage import drop_leaks, leakage_warnings
-from tunelab.data.splits import derive_splits, split_sources
+from tunelab.data.splits import SPLIT_NAMES, complete_splits, split_sources
 from tunelab.errors import DataError
 from tunelab.tasks.image.config import ImageDataConfig
 from tunelab.tasks.image.decode import DecodeReport, ImageSet, decode_entries, image_hashes
 from tunelab.tasks.image.sources import ImageEntries, list_source
 from tunelab.tasks.image.summary import image_summary
 from tunelab.tasks.image.transforms import ImagePreprocessing
-
-SPLIT_NAMES = ("train", "validation", "test")
 
 
 @dataclass
@@ -51,13 +50,13 @@ def prepare_image_data(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: int)
     """
     listed = list_sources(cfg)
     report = CleaningReport()
-    listed = _filter_classes(listed, cfg, seed, report)
+    listed = filter_listed_classes(listed, cfg.min_class_count, cfg.max_per_class, seed, report)
     decoded, bad = decode_all(listed, cfg, pre)
     decoded["train"], counts = dedupe_images(decoded["train"], cfg.dedupe)
     counts["dropped_missing"] = sum(e.dropped_missing for e in listed.values())
     origins = {name: entries.origin for name, entries in listed.items()}
     require_classes(pd.DataFrame({"label": decoded["train"].labels}), origins["train"], report)
-    splits = _complete_splits(decoded, cfg, seed)
+    splits = complete_splits(decoded, cfg, seed, lambda s: s.labels, lambda s, rows: s.take(rows))
     splits, leakage = drop_leaks(
         splits, cfg.leakage, lambda s: image_hashes(s.images), lambda s, rows: s.take(rows)
     )
@@ -91,21 +90,6 @@ def list_sources(cfg: ImageDataConfig) -> dict[str, ImageEntries]:
     return {name: list_source(src, f"data.{name}", cfg) for name, src in sources.items()}
 
 
-def _filter_classes(
-    listed: dict[str, ImageEntries], cfg: ImageDataConfig, seed: int, report: CleaningReport
-) -> dict[str, ImageEntries]:
-    """As for text: drop classes too small in the training pool, then cap the pool."""
-    small = find_small_classes(listed["train"].frame, cfg.min_class_count)
-    report.dropped_small_classes = small
-    for entries in listed.values():
-        entries.frame, removed = without_classes(entries.frame, small)
-        report.dropped_small_class_rows += removed
-    listed["train"].frame, report.capped_classes = cap_classes(
-        listed["train"].frame, cfg.max_per_class, seed
-    )
-    return listed
-
-
 def decode_all(
     listed: dict[str, ImageEntries], cfg: ImageDataConfig, pre: ImagePreprocessing
 ) -> tuple[dict[str, ImageSet], DecodeReport]:
@@ -130,20 +114,3 @@ def dedupe_images(images: ImageSet, dedupe: bool) -> tuple[ImageSet, dict[str, i
     keep = [i for i, digest in enumerate(hashes) if not (digest in seen or seen.add(digest))]
     counts = {"dropped_duplicates": len(images) - len(keep), "conflicting_images": conflicting}
     return (images if len(keep) == len(images) else images.take(keep)), counts
-
-
-def _complete_splits(
-    decoded: dict[str, ImageSet], cfg: ImageDataConfig, seed: int
-) -> dict[str, ImageSet]:
-    """Split validation / test off the training pool unless given (as for text)."""
-    pool = decoded["train"]
-    frame = pd.DataFrame({"row": range(len(pool)), "label": pool.labels})
-    derived = derive_splits(
-        frame,
-        seed,
-        val_fraction=None if "validation" in decoded else cfg.val_fraction,
-        test_fraction=None if "test" in decoded else cfg.test_fraction,
-    )
-    splits = {name: pool.take(part["row"].tolist()) for name, part in derived.items()}
-    merged = {**decoded, **splits}
-    return {name: merged[name] for name in SPLIT_NAMES}

@@ -20,21 +20,14 @@ from tunelab.data.checks import (
     require_rows,
     text_keys,
 )
-from tunelab.data.cleaning import (
-    CleaningReport,
-    cap_classes,
-    clean_split,
-    find_small_classes,
-    without_classes,
-)
+from tunelab.data.cleaning import CleaningReport, clean_split, filter_classes
 from tunelab.data.formats import SourceTable
 from tunelab.data.leakage import drop_leaks, take_rows
 from tunelab.data.sources import load_source
-from tunelab.data.splits import derive_splits, split_sources
+from tunelab.data.splits import SPLIT_NAMES, complete_splits, split_sources
 from tunelab.errors import DataError
 from tunelab.tasks.text.config import TextDataConfig
 
-SPLIT_NAMES = ("train", "validation", "test")
 EVAL_SPLITS = ("validation", "test")
 
 
@@ -80,12 +73,12 @@ def prepare_text_data(cfg: TextDataConfig, seed: int) -> TextSplits:
     origins = {name: table.origin for name, table in tables.items()}
     report = CleaningReport()
     cleaned = {name: _clean(table, name, cfg, report) for name, table in tables.items()}
-    cleaned = _filter_classes(cleaned, cfg, seed, report)
+    cleaned = filter_classes(cleaned, cfg.min_class_count, cfg.max_per_class, seed, report)
     given_eval = [name for name in EVAL_SPLITS if name in cleaned]
     for name in given_eval:
         require_rows(cleaned[name], f"data.{name}", origins[name])
     require_classes(cleaned["train"], origins["train"], report)
-    splits = _complete_splits(cleaned, cfg, seed)
+    splits = complete_splits(cleaned, cfg, seed, lambda t: t["label"], take_rows)
     splits, leakage = drop_leaks(splits, cfg.leakage, text_keys, take_rows)
     labels = sorted(splits["train"]["label"].unique())
     for name in given_eval:
@@ -115,33 +108,3 @@ def _clean(
     counts.replaced_chars = table.replaced_chars
     report.by_split[name] = counts
     return rows
-
-
-def _filter_classes(
-    cleaned: dict[str, pd.DataFrame], cfg: TextDataConfig, seed: int, report: CleaningReport
-) -> dict[str, pd.DataFrame]:
-    """Drop classes too small in the training pool (from every split), then cap the pool."""
-    small = find_small_classes(cleaned["train"], cfg.min_class_count)
-    report.dropped_small_classes = small
-    filtered = {}
-    for name, frame in cleaned.items():
-        filtered[name], removed = without_classes(frame, small)
-        report.dropped_small_class_rows += removed
-    filtered["train"], report.capped_classes = cap_classes(
-        filtered["train"], cfg.max_per_class, seed
-    )
-    return filtered
-
-
-def _complete_splits(
-    cleaned: dict[str, pd.DataFrame], cfg: TextDataConfig, seed: int
-) -> dict[str, pd.DataFrame]:
-    """Given splits as they are, missing ones split off train; ordered train, val, test."""
-    derived = derive_splits(
-        cleaned["train"],
-        seed,
-        val_fraction=None if "validation" in cleaned else cfg.val_fraction,
-        test_fraction=None if "test" in cleaned else cfg.test_fraction,
-    )
-    merged = {**cleaned, **derived}
-    return {name: merged[name] for name in SPLIT_NAMES}
