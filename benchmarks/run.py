@@ -34,10 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     parser.add_argument(
         "--rows",
-        choices=("all", "classification", "causal_lm", "quality", "augment", "selftrain"),
+        choices=(
+            "all",
+            "classification",
+            "causal_lm",
+            "quality",
+            "fewshot",
+            "augment",
+            "selftrain",
+        ),
         default="all",
         help="classification: rows 1-6 (they share models); causal_lm: row 7 alone; "
-        "quality: row 8 (defaults vs tuned baselines, issue 12); augment: row 9 (text "
+        "quality: row 8 (defaults vs tuned baselines, issue 12); fewshot: row 10 "
+        "(strategy contrastive vs setfit at 8 and 16 per class, issue 12); augment: row 9 (text "
         "augmentation on a small imbalanced set, issue 15); selftrain: row 13 (self-training "
         "with unlabelled texts vs the labelled texts alone, issue 12)",
     )
@@ -52,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; sizes {sizes}"
     )
-    rows = run_rows(sizes, console, args.rows)
+    rows = run_rows(sizes, console, args.rows, args.quick)
     args.output.write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
     console.print(table(rows))
     met = sum(row.met for row in rows)
@@ -64,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_rows(sizes: Sizes, console: Console, which: str = "all") -> list[Row]:
+def run_rows(sizes: Sizes, console: Console, which: str = "all", quick: bool = False) -> list[Row]:
     """Rows in the issue's order (training first: the latency row reuses its models)."""
     import row_causal_lm
 
@@ -73,6 +82,8 @@ def run_rows(sizes: Sizes, console: Console, which: str = "all") -> list[Row]:
 
     if which == "quality":
         return quality_rows(console, log)
+    if which == "fewshot":
+        return fewshot_rows(console, log, quick)
     if which == "augment":
         return augment_rows(console, log)
     if which == "selftrain":
@@ -128,6 +139,15 @@ def augment_rows(console: Console, log) -> list[Row]:
 
     console.print("[bold]text augmentation on a small imbalanced set (9)[/]")
     return row_augment.run(log)
+
+
+def fewshot_rows(console: Console, log, quick: bool = False) -> list[Row]:
+    """Row 10: strategy contrastive vs setfit at 8 and 16 examples per class (issue 12);
+    ``--quick``: one seed instead of three."""
+    import row_fewshot
+
+    console.print("[bold]few labels: contrastive vs setfit (10)[/]")
+    return row_fewshot.run(log, seeds=(0,) if quick else row_fewshot.SEEDS)
 
 
 def selftrain_rows(console: Console, log) -> list[Row]:
