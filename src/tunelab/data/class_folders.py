@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -102,6 +103,38 @@ def filter_listed_classes(
     for name, entries in listed.items():
         entries.frame = frames[name]
     return listed
+
+
+@dataclass
+class DecodeReport:
+    """Files that could not be decoded, per source, and the ``data.on_bad_<kind>``
+    policy that decides between stopping the run and skipping them."""
+
+    bad: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.bad.values())
+
+    def first_files(self, limit: int = 20) -> list[str]:
+        """The first ``limit`` skipped files, for the data summary: enough to find the
+        pattern, without swamping the summary when a whole folder is unreadable."""
+        return [name for names in self.bad.values() for name in names][:limit]
+
+    def unreadable(self, err: Exception, name: str, where: str, on_bad: str, kind: str) -> None:
+        """Skip the file ``name`` (``on_bad == "skip"``: recorded under ``where``).
+
+        Raises:
+            DataError: ``on_bad == "error"``, naming the file, why it failed and the
+                ``data.on_bad_<kind>`` setting that skips it instead.
+        """
+        if on_bad == "error":
+            reason = " ".join(f"{err.__class__.__name__}: {err}".split())
+            raise DataError(
+                f"{where}: cannot read {kind} '{name}' ({reason}); fix or remove it, "
+                f"or set data.on_bad_{kind}: skip"
+            ) from None
+        self.bad.setdefault(where, []).append(name)
 
 
 def content_hashes(decoded: torch.Tensor) -> list[str]:

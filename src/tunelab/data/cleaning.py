@@ -60,6 +60,15 @@ class CleaningReport:
         """Sum of one :class:`CleaningCounts` field over all sources."""
         return sum(getattr(counts, name) for counts in self.by_split.values())
 
+    def class_filters(self) -> dict[str, Any]:
+        """What the class filters on the training pool did, as every task's data
+        summary records it (``min_class_count``, ``max_per_class``)."""
+        return {
+            "dropped_small_classes": sorted(self.dropped_small_classes),
+            "dropped_small_class_rows": self.dropped_small_class_rows,
+            "capped_classes": dict(self.capped_classes),
+        }
+
     def to_summary(self) -> dict[str, Any]:
         """The ``cleaning`` block of ``data_summary.json``: totals first, then per source."""
         return {
@@ -71,9 +80,7 @@ class CleaningReport:
             "dropped_duplicates": self.total("dropped_duplicates"),
             "dropped_conflicting_labels": self.total("dropped_conflicting"),
             "replaced_chars": self.total("replaced_chars"),
-            "dropped_small_classes": sorted(self.dropped_small_classes),
-            "dropped_small_class_rows": self.dropped_small_class_rows,
-            "capped_classes": dict(self.capped_classes),
+            **self.class_filters(),
             "by_split": {name: asdict(counts) for name, counts in self.by_split.items()},
         }
 

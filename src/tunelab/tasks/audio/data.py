@@ -31,8 +31,6 @@ from tunelab.tasks.audio.decode import (
 )
 from tunelab.tasks.audio.sources import list_source
 
-_LISTED_BAD_FILES = 20
-
 
 @dataclass
 class AudioSplits:
@@ -129,10 +127,8 @@ def audio_summary(
         "cleaning": {
             **counts,
             "bad_audio_files": bad.count,
-            "bad_files": [f for files in bad.bad.values() for f in files][:_LISTED_BAD_FILES],
-            "dropped_small_classes": sorted(report.dropped_small_classes),
-            "dropped_small_class_rows": report.dropped_small_class_rows,
-            "capped_classes": dict(report.capped_classes),
+            "bad_files": bad.first_files(),
+            **report.class_filters(),
         },
         "clip_policy": {**policy.to_dict(), "description": policy.describe()},
         "warnings": warnings,

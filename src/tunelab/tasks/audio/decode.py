@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tunelab.data.class_folders import DecodeReport
 from tunelab.errors import DataError
 from tunelab.tasks.audio.sources import AudioEntries
 
@@ -144,17 +145,6 @@ class AudioSet:
         )
 
 
-@dataclass
-class DecodeReport:
-    """Unreadable files skipped per split (``on_bad_audio: skip``)."""
-
-    bad: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        return sum(len(v) for v in self.bad.values())
-
-
 def decode_entries(
     entries: AudioEntries, policy: ClipPolicy, on_bad: str, where: str, report: DecodeReport
 ) -> AudioSet:
@@ -170,13 +160,7 @@ def decode_entries(
             mono, rate, channels = read_audio(path)
             clip, cut = policy.apply(mono, rate)
         except UNREADABLE as err:
-            reason = " ".join(f"{err.__class__.__name__}: {err}".split())
-            if on_bad == "error":
-                raise DataError(
-                    f"{where}: cannot read audio '{path}' ({reason}); fix or remove it, "
-                    "or set data.on_bad_audio: skip"
-                ) from None
-            report.bad.setdefault(where, []).append(str(path))
+            report.unreadable(err, str(path), where, on_bad, "audio")
             continue
         waves.append(clip)
         kept.append(row)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tunelab.data.class_folders import DecodeReport
 from tunelab.data.class_folders import content_hashes as image_hashes  # noqa: F401 - the image modules import it here
 from tunelab.errors import DataError
 from tunelab.tasks.image.sources import ImageEntries
@@ -60,17 +61,6 @@ class ImageSet:
         )
 
 
-@dataclass
-class DecodeReport:
-    """Images that could not be read, per source."""
-
-    bad: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        return sum(len(v) for v in self.bad.values())
-
-
 def decode_entries(
     entries: ImageEntries, pre: ImagePreprocessing, on_bad: str, where: str, report: DecodeReport
 ) -> ImageSet:
@@ -89,13 +79,7 @@ def decode_entries(
             info = _describe(raw)
             tensors.append(pre.to_uint8(raw))
         except _UNREADABLE as err:
-            reason = f"{err.__class__.__name__}: {err}"
-            if on_bad == "error":
-                raise DataError(
-                    f"{where}: cannot read image '{name}' ({reason}); fix or remove "
-                    "it, or set data.on_bad_image: skip"
-                ) from None
-            report.bad.setdefault(where, []).append(name)
+            report.unreadable(err, name, where, on_bad, "image")
             continue
         kept.append(row)
         widths.append(info[0])

@@ -13,8 +13,6 @@ from tunelab.data.cleaning import CleaningReport
 from tunelab.tasks.image.decode import DecodeReport, ImageSet, image_hashes
 from tunelab.tasks.image.transforms import ImagePreprocessing
 
-_LISTED_BAD_FILES = 20
-
 
 def image_summary(
     splits: dict[str, ImageSet],
@@ -52,10 +50,8 @@ def image_summary(
         "cleaning": {
             **counts,
             "bad_images": bad.count,
-            "bad_image_files": [f for files in bad.bad.values() for f in files][:_LISTED_BAD_FILES],
-            "dropped_small_classes": sorted(report.dropped_small_classes),
-            "dropped_small_class_rows": report.dropped_small_class_rows,
-            "capped_classes": dict(report.capped_classes),
+            "bad_image_files": bad.first_files(),
+            **report.class_filters(),
         },
         "preprocessing": {
             **pre.to_dict(),
