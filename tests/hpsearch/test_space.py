@@ -103,6 +103,7 @@ def test_default_space_varies_only_keys_the_strategy_reads(strategy):
 def test_values_conditions_and_nested_form():
     cfg = validate_config(
         {
+            "strategy": {"name": "top_k"},  # the baseline trial: the config's own values
             "search": {
                 "space": {
                     "strategy": {
