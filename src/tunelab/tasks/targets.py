@@ -13,8 +13,8 @@ sets or values. Prediction records and ``tunelab evaluate`` scoring are in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,10 @@ import torch
 from pydantic import Field
 
 from tunelab.config import Config
+from tunelab.data.splits import SPLIT_NAMES
 from tunelab.errors import ConfigError, DataError
 from tunelab.objective import EvalResult, Objective
-from tunelab.tasks.classification import ClassificationDataConfig
+from tunelab.tasks.classification import ClassificationDataConfig, ClassificationTask
 from tunelab.tasks.problem_types import (
     MultiLabelObjective,
     RegressionObjective,
@@ -38,6 +39,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
     "multi_label": MultiLabelObjective,
     "regression": RegressionObjective,
 }
+Split = TypeVar("Split")
 
 
 class TargetDataConfig(ClassificationDataConfig):
@@ -47,6 +49,20 @@ class TargetDataConfig(ClassificationDataConfig):
     # split on label_separator); or a number. See tunelab.tasks.targets.
     problem_type: Literal["single_label", "multi_label", "regression"] = SINGLE
     label_separator: str = Field(",", min_length=1)
+
+
+class TargetTask(ClassificationTask):
+    """A classification task whose ``data.problem_type`` may also be multi_label or
+    regression: its objective (and so its metrics) follows the setting."""
+
+    def objective_class_for(self, cfg: Config) -> type[Objective]:
+        """Cross-entropy, or the objective of ``data.problem_type``."""
+        return OBJECTIVES.get(cfg.data.problem_type, self.objective_class)
+
+    def objective(self, cfg: Config, splits: Any) -> Objective:
+        if cfg.data.problem_type == SINGLE:
+            return super().objective(cfg, splits)
+        return target_objective(cfg, splits.labels, self.train_labels(splits))
 
 
 def check_settings(cfg: Config, task_keys: dict[str, bool] | None = None) -> None:
@@ -134,6 +150,26 @@ def random_split_rows(
         rows[name], order = order[:size], order[size:]
     rows["train"] = order
     return rows
+
+
+def complete_random_splits(
+    given: dict[str, Split],
+    cfg: TargetDataConfig,
+    seed: int,
+    take: Callable[[Split, list[int]], Split],
+) -> dict[str, Split]:
+    """The given splits as they are, missing validation / test drawn at random (seeded,
+    :func:`random_split_rows`) from train; ordered train, validation, test.
+
+    ``take`` picks rows of a split (a table's, decoded images'), so every input kind
+    draws alike.
+    """
+    fractions = {"test": cfg.test_fraction, "validation": cfg.val_fraction}
+    held_out = {name: f for name, f in fractions.items() if name not in given}
+    rows = random_split_rows(len(given["train"]), held_out, seed)
+    drawn = {name: take(given["train"], part) for name, part in rows.items()}
+    merged = {**given, **drawn}  # train: what is left after drawing
+    return {name: merged[name] for name in SPLIT_NAMES}
 
 
 def training_labels(train: Sequence[str], separator: str, where: str) -> list[str]:

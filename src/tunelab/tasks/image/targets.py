@@ -20,7 +20,6 @@ from tunelab.data.cleaning import CleaningReport
 from tunelab.data.splits import split_sources
 from tunelab.tasks.image.config import ImageDataConfig
 from tunelab.tasks.image.data import (
-    SPLIT_NAMES,
     ImageSplits,
     decode_all,
     dedupe_images,
@@ -36,7 +35,7 @@ from tunelab.tasks.target_predictions import (
     value_predictions,
 )
 from tunelab.tasks.targets import (
-    random_split_rows,
+    complete_random_splits,
     require_known_labels,
     stored_targets,
     target_matrix,
@@ -68,7 +67,7 @@ def prepare_image_targets(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: i
     decoded, bad = decode_all(listed, cfg, pre)
     decoded["train"], counts = dedupe_images(decoded["train"], cfg.dedupe)
     counts["dropped_missing"] = sum(e.dropped_missing for e in listed.values())
-    splits = _complete(decoded, cfg, seed)
+    splits = complete_random_splits(decoded, cfg, seed, lambda s, rows: s.take(rows))
     if cfg.problem_type == "regression":
         labels = [cfg.label_column]
     else:
@@ -80,16 +79,6 @@ def prepare_image_targets(cfg: ImageDataConfig, pre: ImagePreprocessing, seed: i
     return ImageSplits(
         **splits, labels=labels, summary=summary, warnings=summary["warnings"], preprocessing=pre
     )
-
-
-def _complete(decoded: dict[str, ImageSet], cfg: ImageDataConfig, seed: int) -> dict:
-    """Validation / test images drawn at random (seeded) from train unless given."""
-    fractions = {"test": cfg.test_fraction, "validation": cfg.val_fraction}
-    held_out = {name: f for name, f in fractions.items() if name not in decoded}
-    rows = random_split_rows(len(decoded["train"]), held_out, seed)
-    drawn = {name: decoded["train"].take(part) for name, part in rows.items()}
-    merged = {**decoded, **drawn}  # train: what is left after drawing
-    return {name: merged[name] for name in SPLIT_NAMES}
 
 
 def target_tensor(images: ImageSet, labels: list[str], cfg: ImageDataConfig) -> torch.Tensor:

@@ -17,7 +17,6 @@ import torch
 from rich.console import Console
 
 from tunelab.config import Config
-from tunelab.objective import Objective
 from tunelab.self_training import SelfTrainingConfig
 from tunelab.tasks.base import (
     SPLIT_NAMES,
@@ -26,19 +25,16 @@ from tunelab.tasks.base import (
     TaskSections,
     register_task,
 )
-from tunelab.tasks.classification import (
-    ClassificationTask,
-    ClassificationTrainConfig,
-)
+from tunelab.tasks.classification import ClassificationTrainConfig
 from tunelab.tasks.image.config import ImageDataConfig, ImageModelConfig
 from tunelab.tasks.image.evaluate import evaluate_images
 from tunelab.tasks.image.predictor import ImagePredictor, load_image_predictor
 from tunelab.tasks.image.save import save_image_model
-from tunelab.tasks.targets import SINGLE
+from tunelab.tasks.targets import SINGLE, TargetTask
 
 
 @register_task
-class ImageTask(ClassificationTask):
+class ImageTask(TargetTask):
     """Fine-tune a timm CNN on an image folder, a path,label table or packaged arrays."""
 
     name = "image_classification"
@@ -75,19 +71,6 @@ class ImageTask(ClassificationTask):
 
         check_settings(cfg, image_class_keys(cfg))
         return prepare_image_targets(cfg.data, pre, cfg.data.seed)
-
-    def objective_class_for(self, cfg: Config) -> type[Objective]:
-        """Cross-entropy, or the objective of ``data.problem_type`` (tasks.targets)."""
-        from tunelab.tasks.targets import OBJECTIVES
-
-        return OBJECTIVES.get(cfg.data.problem_type, self.objective_class)
-
-    def objective(self, cfg: Config, splits) -> Objective:
-        if cfg.data.problem_type == SINGLE:
-            return super().objective(cfg, splits)
-        from tunelab.tasks.targets import target_objective
-
-        return target_objective(cfg, splits.labels, self.train_labels(splits))
 
     def build_model(self, cfg: Config, splits) -> BuiltModel:
         from tunelab.tasks.image.model import build_image_classifier

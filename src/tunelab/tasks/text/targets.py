@@ -20,6 +20,7 @@ import torch
 
 from tunelab.config import Config
 from tunelab.data.cleaning import normalize_text, require_scalars
+from tunelab.data.leakage import take_rows
 from tunelab.errors import DataError
 from tunelab.tasks.target_predictions import (
     evaluate_targets,
@@ -28,7 +29,7 @@ from tunelab.tasks.target_predictions import (
     value_predictions,
 )
 from tunelab.tasks.targets import (
-    random_split_rows,
+    complete_random_splits,
     require_known_labels,
     stored_targets,
     target_matrix,
@@ -36,7 +37,7 @@ from tunelab.tasks.targets import (
     training_labels,
 )
 from tunelab.tasks.text.config import TextDataConfig
-from tunelab.tasks.text.data import SPLIT_NAMES, TextSplits, _load_tables
+from tunelab.tasks.text.data import TextSplits, _load_tables
 from tunelab.tasks.text.predictor import Predictor
 
 
@@ -50,7 +51,7 @@ def prepare_target_data(cfg: TextDataConfig, seed: int) -> TextSplits:
     """
     tables = _load_tables(cfg)
     frames = {name: _clean(t.frame, cfg, f"data.{name} ({t.origin})") for name, t in tables.items()}
-    splits = _complete(frames, cfg, seed)
+    splits = complete_random_splits(frames, cfg, seed, take_rows)
     if cfg.problem_type == "regression":
         labels = [cfg.label_column]
     else:
@@ -85,19 +86,6 @@ def _clean(frame: pd.DataFrame, cfg: TextDataConfig, where: str) -> pd.DataFrame
     if cfg.dedupe:
         rows = rows.drop_duplicates(subset="text")
     return rows.reset_index(drop=True)
-
-
-def _complete(
-    frames: dict[str, pd.DataFrame], cfg: TextDataConfig, seed: int
-) -> dict[str, pd.DataFrame]:
-    """Missing validation / test rows drawn at random (seeded) from train."""
-    fractions = {"test": cfg.test_fraction, "validation": cfg.val_fraction}
-    held_out = {name: f for name, f in fractions.items() if name not in frames}
-    rows = random_split_rows(len(frames["train"]), held_out, seed)
-    pool = frames["train"]
-    out = {name: pool.iloc[part].reset_index(drop=True) for name, part in rows.items()}
-    merged = {**frames, **out}  # train: what is left after drawing
-    return {name: merged[name] for name in SPLIT_NAMES}
 
 
 def with_targets(sources: dict[str, Any], splits: TextSplits, cfg: Config) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from rich.console import Console
 from tunelab.batching import TokenBatches
 from tunelab.config import Config
 from tunelab.errors import ConfigError
-from tunelab.objective import Objective
 from tunelab.self_training import SelfTrainingConfig
 from tunelab.tasks.base import (
     SPLIT_NAMES,
@@ -23,11 +22,8 @@ from tunelab.tasks.base import (
     TaskSections,
     register_task,
 )
-from tunelab.tasks.classification import (
-    ClassificationTask,
-    ClassificationTrainConfig,
-)
-from tunelab.tasks.targets import SINGLE
+from tunelab.tasks.classification import ClassificationTrainConfig
+from tunelab.tasks.targets import SINGLE, TargetTask
 from tunelab.tasks.text.config import TextDataConfig, TextModelConfig
 
 SAMPLE_TEXTS = (
@@ -38,7 +34,7 @@ TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @register_task
-class TextTask(ClassificationTask):
+class TextTask(TargetTask):
     """Classify texts with a pre-trained encoder and a new pooled head."""
 
     name = "text_classification"
@@ -83,19 +79,6 @@ class TextTask(ClassificationTask):
     def subset_train(self, splits, indices: list[int]):
         train = splits.train.iloc[indices].reset_index(drop=True)
         return dataclasses.replace(splits, train=train)
-
-    def objective_class_for(self, cfg: Config) -> type[Objective]:
-        """Cross-entropy, or the objective of ``data.problem_type`` (targets.py)."""
-        from tunelab.tasks.targets import OBJECTIVES
-
-        return OBJECTIVES.get(cfg.data.problem_type, self.objective_class)
-
-    def objective(self, cfg: Config, splits) -> Objective:
-        if cfg.data.problem_type == SINGLE:
-            return super().objective(cfg, splits)
-        from tunelab.tasks.targets import target_objective
-
-        return target_objective(cfg, splits.labels, self.train_labels(splits))
 
     def batch_sources(
         self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
