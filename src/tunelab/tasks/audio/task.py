@@ -14,6 +14,7 @@ from tunelab.config import Config
 from tunelab.tasks.audio.config import AudioDataConfig, AudioModelConfig
 from tunelab.tasks.base import SPLIT_NAMES, BuiltModel, ExportSignature, TaskSections, register_task
 from tunelab.tasks.classification import ClassificationTask, ClassificationTrainConfig
+from tunelab.tasks.export_modules import ExportModule
 
 
 @register_task
@@ -201,21 +202,17 @@ class AudioTask(ClassificationTask):
         return super().report_sections(run) + audio_report_sections(run)
 
 
-class _FeatureLogits(torch.nn.Module):
+class _FeatureLogits(ExportModule):
     """Spectrogram ``input_features`` (Whisper) -> logits, a named argument for ONNX."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
 
     def forward(self, input_features: torch.Tensor) -> torch.Tensor:
         return self.model(input_features=input_features).float()
 
 
-class _ValueLogits(_FeatureLogits):
+class _ValueLogits(ExportModule):
     """``input_values`` (Wav2Vec2 / HuBERT samples, AST filter bank) -> logits."""
 
-    def forward(self, input_values: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
         return self.model(input_values=input_values).float()
 
 

@@ -26,6 +26,7 @@ from tunelab.tasks.base import (
     register_task,
 )
 from tunelab.tasks.classification import ClassificationTrainConfig
+from tunelab.tasks.export_modules import ExportModule
 from tunelab.tasks.image.config import ImageDataConfig, ImageModelConfig
 from tunelab.tasks.image.evaluate import evaluate_images
 from tunelab.tasks.image.predictor import ImagePredictor, load_image_predictor
@@ -251,12 +252,8 @@ def _targets(images, labels: list[str], cfg: Config) -> torch.Tensor:
     return torch.tensor([ids[v] for v in images.labels])
 
 
-class _ImageLogits(torch.nn.Module):
+class _ImageLogits(ExportModule):
     """Normalised pixels -> logits, with a named argument for ONNX."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.model(pixel_values=pixel_values).float()

@@ -18,6 +18,7 @@ from tunelab.tasks.base import (
     TaskSections,
     register_task,
 )
+from tunelab.tasks.export_modules import TokenLogits
 from tunelab.tasks.question_answering.config import QADataConfig, QAModelConfig
 from tunelab.tasks.question_answering.objective import SpanObjective
 
@@ -190,13 +191,9 @@ class QuestionAnsweringTask(Task):
 _TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class _SpanLogits(torch.nn.Module):
+class _SpanLogits(TokenLogits):
     """Token ids and mask (and token types) -> ``[batch, 2, tokens]`` start/end logits:
     softmax over the last axis is the start / end distribution, which export checks."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
 
     def forward(
         self,
@@ -204,9 +201,7 @@ class _SpanLogits(torch.nn.Module):
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra)
-        return logits.float().transpose(1, 2)
+        return super().forward(input_ids, attention_mask, token_type_ids).transpose(1, 2)
 
 
 def _tokenizer(cfg: Config):

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 from rich.console import Console
 
 from tunelab.batching import TokenBatches
@@ -23,6 +22,7 @@ from tunelab.tasks.base import (
     register_task,
 )
 from tunelab.tasks.classification import ClassificationTrainConfig
+from tunelab.tasks.export_modules import TokenLogits
 from tunelab.tasks.targets import SINGLE, TargetTask
 from tunelab.tasks.text.config import TextDataConfig, TextModelConfig
 
@@ -235,7 +235,7 @@ class TextTask(TargetTask):
             )
             samples.append({k: batch[k] for k in TEXT_INPUTS if k in batch})
         dynamic = {name: {0: "batch", 1: "sequence"} for name in samples[0]}
-        return ExportSignature(_TextLogits(predictor.model), samples, dynamic)
+        return ExportSignature(TokenLogits(predictor.model), samples, dynamic)
 
     def describe_layers(self, model_name: str) -> list[dict]:
         from tunelab.layers import model_layer_groups
@@ -285,20 +285,3 @@ def _augmented_train(cfg: Config, built: BuiltModel, splits, console: Console) -
         "training texts added (validation and test unchanged)"
     )
     return train
-
-
-class _TextLogits(torch.nn.Module):
-    """Token ids and mask (and token types) -> logits, with named arguments for ONNX."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).float()
