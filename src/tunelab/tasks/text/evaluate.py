@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from tunelab.data import read_table
@@ -11,6 +12,27 @@ from tunelab.data.cleaning import normalize_label, normalize_text
 from tunelab.errors import DataError
 from tunelab.metrics import classification_metrics, measure_latency
 from tunelab.tasks.text.predictor import Predictor
+
+
+def read_labelled_table(
+    run_dir: Path, data: str, columns: dict[str, str | None]
+) -> tuple[pd.DataFrame, str, str]:
+    """The table ``data`` and its text and label column names (``columns``' or, where
+    unset, the run's), for every kind of text run ``tunelab evaluate`` scores.
+
+    Raises:
+        DataError: an unreadable table, or a missing column (with the options to pass).
+    """
+    text_col, label_col = run_columns(run_dir, columns.get("text"), columns.get("label"))
+    frame = read_table(data, where="--data")
+    for column in (text_col, label_col):
+        if column not in frame.columns:
+            found = ", ".join(map(str, frame.columns))
+            raise DataError(
+                f"--data {data}: no column '{column}'; columns are: {found}; "
+                "pass --text-column/--label-column"
+            )
+    return frame, text_col, label_col
 
 
 def evaluate_texts(
@@ -27,15 +49,7 @@ def evaluate_texts(
     Raises:
         DataError: missing columns, or labels the model was never trained on.
     """
-    text_col, label_col = run_columns(run_dir, columns.get("text"), columns.get("label"))
-    frame = read_table(data, where="--data")
-    for column in (text_col, label_col):
-        if column not in frame.columns:
-            found = ", ".join(map(str, frame.columns))
-            raise DataError(
-                f"--data {data}: no column '{column}'; columns are: {found}; "
-                "pass --text-column/--label-column"
-            )
+    frame, text_col, label_col = read_labelled_table(run_dir, data, columns)
     pairs = [
         (normalize_text(t), normalize_label(y))
         for t, y in zip(frame[text_col], frame[label_col], strict=True)

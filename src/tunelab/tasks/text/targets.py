@@ -150,19 +150,10 @@ def evaluate_text_targets(
         DataError: a missing column, no usable rows, a label the model never saw or a
             target that is not a number.
     """
-    from tunelab.data import read_table
     from tunelab.metrics import measure_latency
-    from tunelab.tasks.text.evaluate import run_columns, run_data_setting
+    from tunelab.tasks.text.evaluate import read_labelled_table, run_data_setting
 
-    text_col, label_col = run_columns(run_dir, columns.get("text"), columns.get("label"))
-    frame = read_table(data, where="--data")
-    for column in (text_col, label_col):
-        if column not in frame.columns:
-            found = ", ".join(map(str, frame.columns))
-            raise DataError(
-                f"--data {data}: no column '{column}'; columns are: {found}; "
-                "pass --text-column/--label-column"
-            )
+    frame, text_col, label_col = read_labelled_table(run_dir, data, columns)
     texts = frame[text_col].map(normalize_text)
     rows = frame[texts.notna() & frame[label_col].notna()]
     if rows.empty:
