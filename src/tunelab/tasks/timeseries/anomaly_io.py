@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
-from tunelab.errors import RunDirError
 from tunelab.tasks.timeseries.anomaly_data import Stream
 from tunelab.tasks.timeseries.anomaly_scores import model_scores
 from tunelab.tasks.timeseries.forecast_io import as_history
+from tunelab.tasks.timeseries.model_dir import load_series_weights
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,7 @@ def load_detector(model_dir: Path, card: dict, device: str = "cpu") -> AnomalyPr
     detection = Detection(**card["detection"])
     backbone = load_backbone(model_dir, pretrained=False, channels=1)
     model = SeriesForecaster(backbone, card["context"], detection.horizon)
-    try:
-        model.load_state_dict(load_file(str(model_dir / "model.safetensors")))
-    except RuntimeError as err:
-        raise RunDirError(f"{model_dir}: weights do not match the model ({err})") from None
+    load_series_weights(model, model_dir)
     return AnomalyPredictor(model, card["context"], detection, device)
 
 

@@ -97,10 +97,10 @@ class AnomalyDetectionTask(ForecastingTask):
         return [values[i : i + size] for i in range(0, len(values) - size + 1, size)][:limit]
 
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
-        from tunelab.tasks.timeseries.forecast_io import save_forecaster
+        from tunelab.tasks.timeseries.model_dir import save_series_model
 
         fields = {"context": splits.context, "detection": _detection_card(model, splits, cfg)}
-        return save_forecaster(model_dir, model, cfg, fields)
+        return save_series_model(model_dir, model, cfg, fields)
 
     def load_predictor(self, model_dir: Path, card: dict, device: str):
         from tunelab.tasks.timeseries.anomaly_io import load_detector

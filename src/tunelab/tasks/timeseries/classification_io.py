@@ -14,13 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from tunelab.errors import DataError, RunDirError
-from tunelab.io import replace_dir
-from tunelab.run_dir import write_model_card
-from tunelab.strategies.lora import merged
+from tunelab.errors import DataError
 from tunelab.tasks.classification import HeadConfig, Prediction, predictions
+from tunelab.tasks.timeseries.model_dir import load_series_weights, save_series_model
 from tunelab.tasks.timeseries.series import fill_missing, resample, z_normalize
 
 
@@ -110,27 +107,15 @@ class SeriesPredictor:
 
 
 def save_classifier(model_dir: Path, model, splits, cfg) -> Path:
-    """Write ``model/`` atomically (LoRA adapters merged into the backbone)."""
-    model.backbone = merged(model.backbone)
-    card = {
-        "task": cfg.task,
+    """Write ``model/`` with the labels and the preprocessing prediction repeats."""
+    fields = {
         "labels": splits.labels,
-        "format": "full",
-        "base_model": cfg.model.name,
         "length": splits.length,
         "channels": splits.channels,
         "normalize": cfg.data.normalize == "per_series",
         "head": cfg.model.head.model_dump(),
-        "strategy": cfg.strategy.name,
     }
-
-    def fill(tmp: Path) -> None:
-        model.backbone.config.save_pretrained(str(tmp))
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"))
-        write_model_card(tmp, card)
-
-    return replace_dir(model_dir, fill)
+    return save_series_model(model_dir, model, cfg, fields)
 
 
 def load_classifier(model_dir: Path, card: dict, device: str = "cpu") -> SeriesPredictor:
@@ -142,10 +127,7 @@ def load_classifier(model_dir: Path, card: dict, device: str = "cpu") -> SeriesP
     model = SeriesClassifier(
         backbone, card["channels"], len(card["labels"]), HeadConfig(**card["head"])
     )
-    try:
-        model.load_state_dict(load_file(str(model_dir / "model.safetensors")))
-    except RuntimeError as err:
-        raise RunDirError(f"{model_dir}: weights do not match the model ({err})") from None
+    load_series_weights(model, model_dir)
     return SeriesPredictor(
         model, card["labels"], card["length"], card["normalize"], card["channels"], device
     )

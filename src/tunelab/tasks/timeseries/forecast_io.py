@@ -13,13 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from tunelab.errors import DataError, RunDirError
-from tunelab.io import replace_dir
-from tunelab.run_dir import write_model_card
-from tunelab.strategies.lora import merged
+from tunelab.errors import DataError
 from tunelab.tasks.timeseries.forecast_data import windows_of
+from tunelab.tasks.timeseries.model_dir import load_series_weights
 from tunelab.tasks.timeseries.series import fill_missing
 
 
@@ -119,27 +116,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.number)
 
 
-def save_forecaster(model_dir: Path, model, cfg, fields: dict[str, Any]) -> Path:
-    """Write ``model/`` atomically (LoRA adapters merged into the backbone); ``fields``
-    (context, horizon, ...) go into its card."""
-    model.backbone = merged(model.backbone)
-    card = {
-        "task": cfg.task,
-        "format": "full",
-        "base_model": cfg.model.name,
-        "strategy": cfg.strategy.name,
-        **fields,
-    }
-
-    def fill(tmp: Path) -> None:
-        model.backbone.config.save_pretrained(str(tmp))
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"))
-        write_model_card(tmp, card)
-
-    return replace_dir(model_dir, fill)
-
-
 def load_forecaster(model_dir: Path, card: dict, device: str = "cpu") -> ForecastPredictor:
     """Rebuild a saved forecaster as a predictor."""
     from tunelab.tasks.timeseries.backbone import load_backbone
@@ -147,10 +123,7 @@ def load_forecaster(model_dir: Path, card: dict, device: str = "cpu") -> Forecas
 
     backbone = load_backbone(model_dir, pretrained=False, channels=1)
     model = SeriesForecaster(backbone, card["context"], card["horizon"])
-    try:
-        model.load_state_dict(load_file(str(model_dir / "model.safetensors")))
-    except RuntimeError as err:
-        raise RunDirError(f"{model_dir}: weights do not match the model ({err})") from None
+    load_series_weights(model, model_dir)
     return ForecastPredictor(model, card["context"], card["horizon"], device)
 
 

@@ -116,11 +116,11 @@ class ForecastingTask(Task):
         return [s.history for s in splits.series][:limit]
 
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
-        from tunelab.tasks.timeseries.forecast_io import save_forecaster
+        from tunelab.tasks.timeseries.model_dir import save_series_model
 
         fields = {"context": splits.context, "horizon": splits.horizon,
                   "season_length": splits.season}  # fmt: skip
-        return save_forecaster(model_dir, model, cfg, fields)
+        return save_series_model(model_dir, model, cfg, fields)
 
     def load_predictor(self, model_dir: Path, card: dict, device: str):
         from tunelab.tasks.timeseries.forecast_io import load_forecaster
