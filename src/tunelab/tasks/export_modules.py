@@ -28,4 +28,10 @@ class TokenLogits(ExportModule):
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).float()
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra)
+        return self.arrange(logits.float())
+
+    def arrange(self, logits: torch.Tensor) -> torch.Tensor:
+        """The logits as the export gives them; a task whose outputs are laid out
+        otherwise (QA's start / end pair) overrides this, not ``forward``."""
+        return logits

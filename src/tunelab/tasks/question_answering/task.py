@@ -195,13 +195,8 @@ class _SpanLogits(TokenLogits):
     """Token ids and mask (and token types) -> ``[batch, 2, tokens]`` start/end logits:
     softmax over the last axis is the start / end distribution, which export checks."""
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return super().forward(input_ids, attention_mask, token_type_ids).transpose(1, 2)
+    def arrange(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.transpose(1, 2)
 
 
 def _tokenizer(cfg: Config):
