@@ -99,7 +99,7 @@ def test_text_task_hooks_feed_the_checks(tmp_path):
     cfg = load_config(base={"data": {"train": train, "test": test, "val_fraction": 0.25}})
     task = get_task("text_classification")
     splits = task.prepare_data(cfg)
-    assert task.input_sizes(splits.test)["words"] == [14] * 40
+    assert task.input_sizes(splits, "test")["words"] == [14] * 40
     added = add_representativeness(task, splits)
 
     test_report = splits.summary["representativeness"]["test"]

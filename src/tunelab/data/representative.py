@@ -116,7 +116,7 @@ def representativeness(task: Any, splits: Any) -> tuple[dict[str, Any], list[str
     report: dict[str, Any] = {}
     warnings: list[str] = []
     train_classes = task.class_labels(splits, "train")
-    train_sizes = task.input_sizes(splits.train)
+    train_sizes = task.input_sizes(splits, "train")
     for name in EVAL_SPLITS:
         entry: dict[str, Any] = {}
         classes = task.class_labels(splits, name)
@@ -125,7 +125,7 @@ def representativeness(task: Any, splits: Any) -> tuple[dict[str, Any], list[str
             entry["class_shares"] = share_divergence(train_classes, classes)
             warnings += filter(None, [missing_class_warning(name, train_classes, classes),
                                       share_warning(name, entry["class_shares"])])  # fmt: skip
-        sizes = task.input_sizes(getattr(splits, name))
+        sizes = task.input_sizes(splits, name)
         for measure, values in sizes.items():
             if train_sizes.get(measure) and values:
                 shift = size_shift(train_sizes[measure], values)

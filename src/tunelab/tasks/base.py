@@ -256,10 +256,11 @@ class Task(ABC):
         where an example has no single class. Default: None."""
         return None
 
-    def input_sizes(self, split: Any) -> dict[str, list[float]]:
-        """Per-example size numbers of a split by measure (``{"characters": [...]}``,
-        image widths, clip durations), which the distribution-shift check compares
-        between train and validation / test. Default: none."""
+    def input_sizes(self, splits: Any, split: str) -> dict[str, list[float]]:
+        """Per-example size numbers of ``split`` (train / validation / test) by measure
+        (``{"characters": [...]}``, image widths, clip durations), which the
+        distribution-shift check compares between train and validation / test.
+        Default: none."""
         return {}
 
     def read_unlabeled(self, cfg: Config, source: str) -> Any:

@@ -122,9 +122,10 @@ class AudioTask(ClassificationTask):
     def take(self, split, rows: list[int]):
         return split.take(rows)
 
-    def input_sizes(self, split) -> dict[str, list[float]]:
+    def input_sizes(self, splits, split: str) -> dict[str, list[float]]:
         """Durations and sample rates of the files as read (before clipping, resampling)."""
-        sizes = {"duration (s)": list(split.durations), "sample rate (Hz)": list(split.rates)}
+        clips = getattr(splits, split)
+        sizes = {"duration (s)": list(clips.durations), "sample rate (Hz)": list(clips.rates)}
         return {measure: values for measure, values in sizes.items() if values}
 
     def concat(self, first, second):

@@ -152,11 +152,12 @@ class ImageTask(TargetTask):
     def take(self, split, rows: list[int]):
         return split.take(rows)
 
-    def input_sizes(self, split) -> dict[str, list[float]]:
+    def input_sizes(self, splits, split: str) -> dict[str, list[float]]:
         """Original widths and heights (before resizing to the model's input)."""
-        if not split.widths:
+        images = getattr(splits, split)
+        if not images.widths:
             return {}
-        return {"width (px)": list(split.widths), "height (px)": list(split.heights)}
+        return {"width (px)": list(images.widths), "height (px)": list(images.heights)}
 
     def concat(self, first, second):
         return first.concat(second)

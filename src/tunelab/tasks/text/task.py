@@ -142,8 +142,8 @@ class TextTask(TargetTask):
             return None
         return getattr(splits, split)["label"].tolist()
 
-    def input_sizes(self, split) -> dict[str, list[float]]:
-        texts = split["text"]
+    def input_sizes(self, splits, split: str) -> dict[str, list[float]]:
+        texts = getattr(splits, split)["text"]
         return {
             "characters": texts.str.len().tolist(),
             "words": texts.str.split().str.len().tolist(),

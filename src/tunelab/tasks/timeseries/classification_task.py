@@ -115,9 +115,10 @@ class SeriesClassificationTask(ClassificationTask):
     def examples(self, split) -> tuple[list, list[str]]:
         return list(split.raw), list(split.labels)
 
-    def input_sizes(self, split) -> dict[str, list[float]]:
+    def input_sizes(self, splits, split: str) -> dict[str, list[float]]:
         """Series lengths as read (before padding or cutting to the model's length)."""
-        return {"length (steps)": [float(series.shape[-1]) for series in split.raw]}
+        raw = getattr(splits, split).raw
+        return {"length (steps)": [float(series.shape[-1]) for series in raw]}
 
     def save_model(self, model_dir: Path, model, built: BuiltModel, splits, cfg: Config) -> Path:
         from tunelab.tasks.timeseries.classification_io import save_classifier
