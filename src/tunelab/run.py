@@ -5,13 +5,10 @@ This is the Python API behind ``tunelab run``; the CLI only parses and prints.
 
 from __future__ import annotations
 
-import contextlib
 import resource
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -31,10 +28,9 @@ from tunelab.continual import (
 )
 from tunelab.data.representative import add_representativeness
 from tunelab.distributed import is_main_process, worker_run_dir
-from tunelab.errors import RunDirError
 from tunelab.features import cached_features
 from tunelab.head_solver import fit_head
-from tunelab.io import existing_dir, write_json
+from tunelab.io import write_json
 from tunelab.layers import count_params
 from tunelab.learning_curve import train_subset
 from tunelab.lr_finder import TrainParts
@@ -45,6 +41,7 @@ from tunelab.prefix_cache import (
     prefix_cache_callbacks,
     prefix_cache_decisions,
 )
+from tunelab.run_dir import check_run_dir, choose_run_dir, mark_failed, now, start_run_dir
 from tunelab.self_training import check_self_training, self_train
 from tunelab.strategies import PhaseInputs, Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups, record_phase
@@ -97,7 +94,7 @@ def fine_tune(
         )  # fmt: skip
     check_continual(cfg)
     check_self_training(cfg)
-    run_dir = _choose_run_dir(cfg, output_dir)
+    run_dir = choose_run_dir(cfg, output_dir)
     if is_main_process():
         console = console or Console(quiet=True)
         return _fine_tune(cfg, run_dir, resume, overwrite, console, feature_memory, callbacks)
@@ -118,7 +115,7 @@ def _fine_tune(
     callbacks: list | None,
 ) -> RunResult:
     """:func:`fine_tune` in the process that owns ``run_dir``."""
-    resume = _check_run_dir(run_dir, cfg, resume, overwrite, console)
+    resume = check_run_dir(run_dir, cfg, resume, overwrite, console)
     check_device(cfg.train.device)  # what can be checked is checked before anything is written
     check_mixed_precision(cfg.train.mixed_precision, cfg.train.device)
     check_optimizer(cfg.train)
@@ -150,7 +147,7 @@ def _fine_tune(
     print_groups(console, groups, plans, cfg)
     check_prefix_cache_setting(cfg, built.model, plans)
 
-    _start_run_dir(run_dir, cfg, resume)
+    start_run_dir(run_dir, cfg, resume)
     try:
         tracking.start(resume)
         metrics, history = _train_and_save(
@@ -159,10 +156,10 @@ def _fine_tune(
             earlier,
         )  # fmt: skip
     except BaseException as err:
-        _mark_failed(run_dir, err)
+        mark_failed(run_dir, err)
         tracking.fail(err)
         raise
-    write_json(run_dir / "status.json", {"state": "finished", "finished_at": _now()})
+    write_json(run_dir / "status.json", {"state": "finished", "finished_at": now()})
     tracking.finish(metrics, history)
     return RunResult(run_dir, metrics, history, cfg)
 
@@ -269,17 +266,6 @@ def _flat(section: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _mark_failed(run_dir: Path, err: BaseException) -> None:
-    """A run that stopped on an error (or Ctrl-C) never stays "running"."""
-    reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
-    # A directory that is gone or read-only has nothing more to record.
-    with contextlib.suppress(OSError):
-        write_json(
-            run_dir / "status.json",
-            {"state": "failed", "reason": reason.splitlines()[0][:500], "failed_at": _now()},
-        )
-
-
 def _as_config(config: Config | dict | str | Path) -> Config:
     if isinstance(config, Config):
         return config
@@ -292,88 +278,6 @@ def _seed(seed: int) -> None:
     from accelerate.utils import set_seed
 
     set_seed(seed)
-
-
-def _choose_run_dir(cfg: Config, output_dir: str | Path | None) -> Path:
-    if output_dir is not None:
-        return Path(output_dir)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{cfg.strategy.name}-{stamp}"
-
-
-def _check_run_dir(
-    run_dir: Path, cfg: Config, resume: bool, overwrite: bool, console: Console
-) -> bool:
-    """Refuse to mix two runs in one directory; ``--resume`` needs the same config.
-
-    A run that stopped before its first checkpoint (killed, or refused by a check made
-    once training starts) holds nothing to protect or resume: it starts over, with or
-    without ``--resume``.
-
-    Returns:
-        Whether to resume from the directory's last checkpoint.
-    """
-    if resume and overwrite:
-        raise RunDirError("--resume and --overwrite contradict each other; pass one of them")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunDirError(f"--output {run_dir} is a file, not a directory; choose another --output")
-    holds_run = (run_dir / "config.yaml").is_file()
-    if holds_run and not _has_progress(run_dir):
-        console.print(f"{escape(str(run_dir))}: its run stopped before a checkpoint; starting over")
-        return False
-    if resume:
-        if not holds_run:
-            raise RunDirError(f"--resume: {run_dir} holds no run to resume; drop --resume")
-        saved = load_config(run_dir / "config.yaml")
-        if saved != cfg:
-            key = _first_difference(saved.to_dict(), cfg.to_dict())
-            raise RunDirError(
-                f"--resume: {run_dir} was run with a different config ({key} differs); "
-                "resume with the same config or choose another --output"
-            )
-        return True
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if holds_run and overwrite:
-            return
-        what = "holds another run" if holds_run else "is not empty and is not a tunelab run"
-        hint = "pass --resume to continue it, --overwrite to replace it, or " if holds_run else ""
-        raise RunDirError(f"output directory {run_dir} {what}; {hint}choose another --output")
-    return resume
-
-
-def _has_progress(run_dir: Path) -> bool:
-    """Whether a run directory holds anything worth keeping: a checkpoint or a model."""
-    last = existing_dir(run_dir / "checkpoints" / "last")
-    return last is not None or (run_dir / "model").exists()
-
-
-def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
-    for key in sorted(set(a) | set(b)):
-        left, right = a.get(key), b.get(key)
-        if isinstance(left, dict) and isinstance(right, dict):
-            found = _first_difference(left, right, f"{prefix}{key}.")
-            if found:
-                return found
-        elif left != right:
-            return f"{prefix}{key}"
-    return ""
-
-
-def _start_run_dir(run_dir: Path, cfg: Config, resume: bool) -> None:
-    if not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        from tunelab.io import write_text
-
-        write_text(run_dir / "config.yaml", _yaml(cfg))
-    write_json(run_dir / "status.json", {"state": "running", "started_at": _now()})
-
-
-def _yaml(cfg: Config) -> str:
-    import yaml
-
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
 def _strategy_phase(
@@ -468,7 +372,3 @@ def _peak_memory_mb() -> float:
         return torch.cuda.max_memory_allocated() / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
-
-
-def _now() -> str:
-    return datetime.now().isoformat(timespec="seconds")
