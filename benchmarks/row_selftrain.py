@@ -95,8 +95,7 @@ def _seed_line(seed: int, pair: dict) -> str:
     record = pair["record"]
     kept = record["rounds"][record["best_round"]]
     added = [
-        f"r{r['round']} +{r['accepted']} ({r['agreement']:.2f} right)"
-        for r in record["rounds"][1:]
+        f"r{r['round']} +{r['accepted']} ({r['agreement']:.2f} right)" for r in record["rounds"][1:]
     ]
     return (
         f"  seed {seed}: labelled {pair['labelled']:.4f} -> self-training "

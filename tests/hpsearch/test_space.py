@@ -112,7 +112,7 @@ def test_values_conditions_and_nested_form():
                     },
                     "model.head.hidden_sizes": {"choice": [[], [64]]},
                 }
-            }
+            },
         }
     )
     params = parse_space(cfg)
