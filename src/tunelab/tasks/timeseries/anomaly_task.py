@@ -88,9 +88,6 @@ class AnomalyDetectionTask(ForecastingTask):
         card = _detection_card(model, splits, cfg, device)
         return AnomalyPredictor(model, splits.context, Detection(**card), device)
 
-    def examples(self, split) -> tuple[list, list]:
-        return [list(row) for row in split.context], list(split.future)
-
     def latency_inputs(self, splits, limit: int) -> list:
         """Test series pieces of two contexts each (one scored series per call)."""
         values, size = splits.test_stream.values, 2 * splits.context
@@ -106,18 +103,6 @@ class AnomalyDetectionTask(ForecastingTask):
         from tunelab.tasks.timeseries.anomaly_io import load_detector
 
         return load_detector(model_dir, card, device)
-
-    def read_inputs(
-        self,
-        run_dir: Path,
-        arguments: list[str],
-        input_file: Path | None,
-        fields: dict[str, str] | None = None,
-    ) -> list:
-        """``{"series": "1,2,3"}`` per argument, then one record per line of a ``.txt``."""
-        from tunelab.tasks.timeseries.forecast_io import read_history_inputs
-
-        return read_history_inputs(arguments, input_file, key="series")
 
     def request_inputs(self, payload: dict[str, Any]) -> list:
         series = payload.get("series")

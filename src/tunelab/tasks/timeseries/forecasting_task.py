@@ -136,10 +136,11 @@ class ForecastingTask(Task):
         input_file: Path | None,
         fields: dict[str, str] | None = None,
     ) -> list:
-        """``{"history": "1,2,3"}`` per argument, then one record per line of a ``.txt``."""
+        """``{input_key: "1,2,3"}`` per argument (``history``; anomaly detection's
+        ``series``), then one record per line of a ``.txt``."""
         from tunelab.tasks.timeseries.forecast_io import read_history_inputs
 
-        return read_history_inputs(arguments, input_file)
+        return read_history_inputs(arguments, input_file, key=self.input_key)
 
     def request_inputs(self, payload: dict[str, Any]) -> list:
         histories = payload.get("histories")
