@@ -7,10 +7,9 @@ misspelt key that is silently ignored (``train.lr_rate``) costs a user a whole r
 
 from __future__ import annotations
 
-import difflib
 import functools
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -24,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from tunelab.config_errors import validation_error
+from tunelab.config_yaml import apply_overrides, read_yaml, yaml_word
 from tunelab.errors import ConfigError
 
 DEFAULT_TASK = "text_classification"
@@ -43,24 +44,7 @@ class _Section(BaseModel):
         takes words, take it as the word the user wrote (``mixed_precision: no``)."""
         if not isinstance(raw, dict):
             return raw
-        return {key: _as_word(cls, key, value) for key, value in raw.items()}
-
-
-def _as_word(section: type[BaseModel], key: str, value: Any) -> Any:
-    if not isinstance(value, bool) or key not in section.model_fields:
-        return value
-    words = _literal_words(section.model_fields[key].annotation)
-    for word in ({True: ("on", "yes", "true"), False: ("off", "no", "false")})[value]:
-        if word in words:
-            return word
-    return value
-
-
-def _literal_words(annotation: Any) -> set[str]:
-    """Every string a ``Literal[...]`` (possibly inside ``X | None``) accepts."""
-    if get_origin(annotation) is Literal:
-        return {a for a in get_args(annotation) if isinstance(a, str)}
-    return {w for arg in get_args(annotation) for w in _literal_words(arg)}
+        return {key: yaml_word(cls, key, value) for key, value in raw.items()}
 
 
 class ModelConfig(_Section):
@@ -259,48 +243,6 @@ def retarget_strategy(section: dict[str, Any], name: str) -> dict[str, Any]:
     return {**{k: v for k, v in section.items() if k in fields}, "name": name}
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Split ``train.lr=1e-4`` into a key path and a YAML-typed value.
-
-    The value is parsed with YAML so ``3`` is an int, ``1e-4`` a float, ``[64, 32]`` a
-    list and ``null`` is None, exactly as it would be in the config file.
-    """
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.lr=1e-4")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        raise ConfigError(
-            f"--set {text!r}: the value is not valid YAML; quote it, e.g. --set 'KEY=\"...\"'"
-        ) from None
-    if isinstance(value, str):
-        value = _yaml_float(value)
-    return key.strip().split("."), value
-
-
-def _yaml_float(value: str) -> Any:
-    """YAML 1.1 reads ``1e-4`` as a string; users mean a float."""
-    try:
-        return float(value)
-    except ValueError:
-        return value
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Set each dotted override inside the nested raw dict (creating sections as needed)."""
-    for text in overrides:
-        path, value = parse_override(text)
-        node = raw
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {text!r}: {part!r} is a value, not a section")
-            node = child
-        node[path[-1]] = value
-    return raw
-
-
 def load_config(
     path: str | Path | None = None,
     overrides: list[str] | None = None,
@@ -318,7 +260,7 @@ def load_config(
     """
     raw = dict(base or {})
     if path is not None:
-        raw = _read_yaml(Path(path))
+        raw = read_yaml(Path(path))
     raw = apply_overrides(raw, overrides or [])
     return validate_config(raw, source=str(path) if path else "config")
 
@@ -330,21 +272,12 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> Config:
         ConfigError: unknown task or strategy, unknown key, a value of the wrong type or
             range, or a monitored metric the task does not report (one actionable line).
     """
-    cls = config_class(*_task_and_strategy(raw, source))
+    task, strategy = _task_and_strategy(raw, source)
+    cls = config_class(task, strategy)
     try:
         cfg = cls.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        # union members ("constrained-float", "literal['auto']") are not config keys
-        where = ".".join(str(p) for p in first["loc"] if isinstance(p, int) or p.isidentifier())
-        if first["type"] == "extra_forbidden":
-            raise ConfigError(
-                f"{source}: unknown key '{where}': not a key of {_owner(raw, first['loc'])}"
-                f"{_did_you_mean(cls, first['loc'])}; see docs/config.md for the valid keys"
-            ) from None
-        raise ConfigError(
-            f"{source}: {where}: {first['msg']} (got {first.get('input')!r})"
-        ) from None
+        raise validation_error(err, cls, source, task, strategy) from None
     _resolve_metrics(cfg, source)
     return cfg
 
@@ -376,25 +309,6 @@ def _task_and_strategy(raw: dict[str, Any], source: str) -> tuple[str, str]:
     return task, strategy
 
 
-def _owner(raw: dict[str, Any], loc: tuple) -> str:
-    """Who would read the misplaced key: the strategy, the task, or the config itself."""
-    if not loc[:-1]:
-        return "the config" + _readers(str(loc[0]))
-    if loc[0] == "strategy":
-        return f"strategy '{(raw.get('strategy') or {}).get('name', StrategyConfig().name)}'"
-    if loc[0] in ("model", "data", "train"):
-        return f"the {loc[0]} section of task '{raw.get('task', DEFAULT_TASK)}'"
-    return f"section '{'.'.join(map(str, loc[:-1]))}'"
-
-
-def _readers(section: str) -> str:
-    """`` (section 'forecast' is read by task 'forecasting')`` for a task-owned section."""
-    from tunelab.tasks import all_tasks
-
-    tasks = [task.name for task in all_tasks() if section in task.sections().extra]
-    return f" (section '{section}' is read by task {', '.join(tasks)})" if tasks else ""
-
-
 def _resolve_metrics(cfg: Config, source: str) -> None:
     """Fill the monitored metrics from the task's objective; refuse ones it lacks."""
     from tunelab.tasks import get_task
@@ -417,42 +331,3 @@ def _resolve_metrics(cfg: Config, source: str) -> None:
             f"'{stopping.metric}' ({better} is better: mode {direction}); drop the mode"
         )
     stopping.mode = direction
-
-
-def _did_you_mean(cls: type[BaseModel], loc: tuple) -> str:
-    """``" (did you mean 'train.epochs'?)"`` for a misspelt key, else ``""``."""
-    section: Any = cls
-    for part in loc[:-1]:
-        field = getattr(section, "model_fields", {}).get(part)
-        section = _model_class(getattr(field, "annotation", None))
-        if section is None:
-            return ""
-    close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
-    return f" (did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?)" if close else ""
-
-
-def _model_class(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic class behind an annotation (``SerializeAsAny[X]`` unwrapped)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return next(filter(None, map(_model_class, get_args(annotation))), None)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found; pass an existing YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {err.start}); save the config as UTF-8"
-        ) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({err.__class__.__name__})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    return data
