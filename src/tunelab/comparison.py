@@ -8,17 +8,22 @@ fine-tuning beat training from scratch?
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from tunelab import diagnostics
+from tunelab.compare_rows import (
+    BASE,
+    baseline_row,
+    metric_spec,
+    recorded_objective,
+    reference_rows,
+    strategy_row,
+)
+from tunelab.compare_table import print_summary, summary_csv
 from tunelab.config import Config, load_config
 from tunelab.errors import ConfigError
 from tunelab.io import read_jsonl, write_json, write_text
@@ -27,7 +32,6 @@ from tunelab.strategies import strategy_names
 from tunelab.tracking import parent_run, summary_metrics
 
 SCRATCH = "scratch"
-BASE = "base"  # the untouched pretrained model, for tasks that can score it (a causal LM)
 REFERENCE_INPUTS = 256
 
 
@@ -151,11 +155,11 @@ def summarise(
 
     ``with_base``: a ``base`` row from the untouched model's scores the runs recorded.
     """
-    objective = _objective(run_dirs)
-    monitor = _spec(objective, objective["monitor"])
+    objective = recorded_objective(run_dirs)
+    monitor = metric_spec(objective, objective["monitor"])
     target = diagnostics.Target(monitor["name"], monitor["mode"], monitor.get("scale", 1.0))
-    rows = [_strategy_row(name, dirs, out, objective) for name, dirs in run_dirs.items()]
-    baseline = _baseline_row(run_dirs, objective) if with_base else None
+    rows = [strategy_row(name, dirs, out, objective) for name, dirs in run_dirs.items()]
+    baseline = baseline_row(run_dirs, objective) if with_base else None
     by_name = {r["strategy"]: r for r in rows}
     flags: list[diagnostics.Flag] = []
     for name, dirs in run_dirs.items():
@@ -172,7 +176,7 @@ def summarise(
         gain = _transfer_gain(rows, scratch, target)
     flags += _drift_and_forgetting(base, run_dirs, by_name)
     flags += _run_flags(run_dirs)
-    references = _reference_rows(run_dirs, objective)  # e.g. classical baselines
+    references = reference_rows(run_dirs, objective)  # e.g. classical baselines
     first = next(iter(run_dirs.values()))[0]
     data = (
         json.loads((first / "data_summary.json").read_text())
@@ -189,109 +193,6 @@ def summarise(
         "task": base.task,
         "objective": objective,
     }
-
-
-def _objective(run_dirs: dict[str, list[Path]]) -> dict:
-    """The metrics description the runs recorded (all runs of a comparison share it)."""
-    first = next(iter(run_dirs.values()))[0]
-    return json.loads((first / "metrics.json").read_text())["objective"]
-
-
-def _baseline_row(run_dirs: dict[str, list[Path]], objective: dict) -> dict | None:
-    """The untouched pretrained model's scores, as every run measured them (the same)."""
-    first = next(iter(run_dirs.values()))[0]
-    metrics = json.loads((first / "metrics.json").read_text())
-    baseline = metrics.get("baseline")
-    if not baseline:
-        return None
-    row: dict = {"strategy": BASE, "n_seeds": 1}
-    for spec in _all_metrics(objective):
-        row[f"{spec['name']}_mean"] = baseline["test"].get(spec["name"], float("nan"))
-        row[f"{spec['name']}_std"] = 0.0
-    monitor = objective["monitor"]
-    row[f"val_{monitor}_mean"] = baseline["validation"].get(monitor, float("nan"))
-    row[f"val_{monitor}_std"] = 0.0
-    row.update(
-        train_seconds_mean=0.0,
-        seconds_per_epoch_mean=0.0,
-        trainable_params=0,
-        total_params=metrics["total_params"],
-        latency_ms_p50=baseline["test"].get("latency_ms_p50", float("nan")),
-        peak_memory_mb=float("nan"),
-        run_dirs=[],
-    )
-    return row
-
-
-def _reference_rows(run_dirs: dict[str, list[Path]], objective: dict) -> list[dict]:
-    """One row per reference model a task fitted in its runs besides the network (e.g.
-    a classical baseline): ``metrics.json`` ``baselines``, name -> ``{"test",
-    "validation", "fit_seconds"}``, the same in every run; left out of the
-    recommendation and transfer gain, which compare strategies."""
-    first = next(iter(run_dirs.values()))[0]
-    recorded = json.loads((first / "metrics.json").read_text()).get("baselines") or {}
-    rows = []
-    for name, result in recorded.items():
-        if "test" not in result:
-            continue  # {"skipped": reason}: the library was missing or the fit failed
-        row: dict = {"strategy": name, "n_seeds": 1}
-        for spec in _all_metrics(objective):
-            row[f"{spec['name']}_mean"] = result["test"].get(spec["name"], float("nan"))
-            row[f"{spec['name']}_std"] = 0.0
-        monitor = objective["monitor"]
-        row[f"val_{monitor}_mean"] = result.get("validation", {}).get(monitor, float("nan"))
-        row[f"val_{monitor}_std"] = 0.0
-        row.update(
-            train_seconds_mean=result.get("fit_seconds", float("nan")),
-            seconds_per_epoch_mean=float("nan"),
-            trainable_params=0,
-            total_params=0,
-            latency_ms_p50=float("nan"),
-            peak_memory_mb=float("nan"),
-            run_dirs=[],
-        )
-        rows.append(row)
-    return rows
-
-
-def _spec(objective: dict, name: str) -> dict:
-    """Metric ``name``'s spec as the run directory recorded it (``Objective.describe``)."""
-    return next(m for m in objective["metrics"] if m["name"] == name)
-
-
-def _strategy_row(name: str, dirs: list[Path], out: Path, objective: dict) -> dict:
-    """Mean and std over seeds of every test metric (``<metric>_mean``/``_std``), the
-    monitored validation metric (``val_<monitor>_mean``), cost and size."""
-    metrics = [json.loads((d / "metrics.json").read_text()) for d in dirs]
-
-    def stat(key: str, section: str | None = "test") -> tuple[float, float]:
-        values = np.array([(m[section] if section else m)[key] for m in metrics], dtype=float)
-        return float(values.mean()), float(values.std())
-
-    scores: dict[str, float] = {}
-    for spec in _all_metrics(objective):
-        scores[f"{spec['name']}_mean"], scores[f"{spec['name']}_std"] = stat(spec["name"])
-    monitor = objective["monitor"]
-    scores[f"val_{monitor}_mean"], scores[f"val_{monitor}_std"] = stat(monitor, "validation")
-    return {
-        "strategy": name,
-        "n_seeds": len(dirs),
-        **scores,
-        "train_seconds_mean": stat("train_seconds", None)[0],
-        "seconds_per_epoch_mean": stat("seconds_per_epoch", None)[0],
-        "trainable_params": metrics[0]["trainable_params"],
-        "total_params": metrics[0]["total_params"],
-        "latency_ms_p50": stat("latency_ms_p50")[0],
-        "peak_memory_mb": stat("peak_memory_mb", None)[0],
-        **_forgetting(metrics),
-        "run_dirs": [str(d.relative_to(out)) for d in dirs],
-    }
-
-
-def _forgetting(metrics: list[dict]) -> dict[str, float]:
-    """Mean rise of reference-text perplexity where the runs measured it (else nothing)."""
-    rises = [m["forgetting"]["rise"] for m in metrics if m.get("forgetting")]
-    return {"reference_ppl_rise": float(np.mean(rises))} if rises else {}
 
 
 def _transfer_gain(rows: list[dict], scratch: dict, target: diagnostics.Target) -> dict | None:
@@ -339,100 +240,6 @@ def _run_flags(run_dirs: dict[str, list[Path]]) -> list[diagnostics.Flag]:
         metrics = json.loads((dirs[0] / "metrics.json").read_text())
         flags += [diagnostics.Flag(**flag) for flag in metrics.get("flags", [])]
     return flags
-
-
-def summary_csv(rows: list[dict]) -> str:
-    """``summary.csv``: one row per strategy, scalar columns only."""
-    columns = [k for k in rows[0] if k != "run_dirs"] if rows else []
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _mean_std(row: dict, metric: str) -> str:
-    """``mean ± std`` over seeds; the mean alone for one seed, where std says nothing."""
-    mean = f"{row[f'{metric}_mean']:.3f}"
-    return mean if row["n_seeds"] < 2 else f"{mean} ± {row[f'{metric}_std']:.3f}"
-
-
-FIXED_COLUMNS = ("train s", "s/epoch", "trainable", "p50 ms", "peak MB")
-# Shown when some row has them: representation drift (CKA, information), the change of
-# the pretrained model's own-task score, a language model's rise in perplexity on general
-# reference text (the last two measure forgetting).
-OPTIONAL_COLUMNS = (
-    ("cka", "CKA"),
-    ("old_task_change", "old task Δ"),
-    ("reference_ppl_rise", "ref ppl +%"),
-)
-
-
-def _forms(extras: list[tuple[str, str]]) -> list[str]:
-    return [".2f" if key == "cka" else "+.1%" for key, _ in extras]
-
-
-def _cell(value, form: str) -> str:
-    """A number, or ``-`` where a row has none (the base row trains nothing)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    return format(value, form)
-
-
-def print_summary(console: Console, summary: dict) -> None:
-    """The comparison table, transfer gain, flags and recommendation."""
-    table = Table(title="strategies compared (test set; mean ± std over seeds)")
-    shown = _table_metrics(summary["objective"])
-    rows = summary["strategies"]
-    extras = [(key, label) for key, label in OPTIONAL_COLUMNS if any(key in r for r in rows)]
-    columns = ["strategy", *(s["label"] for s in shown), *FIXED_COLUMNS, *(e[1] for e in extras)]
-    for column in columns:
-        table.add_column(column, justify="left" if column == "strategy" else "right")
-    recommended = (summary.get("recommendation") or {}).get("strategy")
-    for r in rows:
-        name = (
-            f"[bold green]{r['strategy']} *[/]" if r["strategy"] == recommended else r["strategy"]
-        )
-        table.add_row(
-            name,
-            *(_mean_std(r, spec["name"]) for spec in shown),
-            _cell(r["train_seconds_mean"], ".1f"),
-            _cell(r["seconds_per_epoch_mean"], ".1f"),
-            f"{r['trainable_params']:,}",
-            _cell(r["latency_ms_p50"], ".1f"),
-            _cell(r["peak_memory_mb"], ".0f"),
-            *(
-                _cell(r.get(key), form)
-                for (key, _), form in zip(extras, _forms(extras), strict=True)
-            ),
-        )
-    console.print(table)
-    gain = summary.get("transfer_gain")
-    if gain:
-        metric = gain["metric"]
-        label = next(s["label"] for s in _all_metrics(summary["objective"]) if s["name"] == metric)
-        console.print(
-            f"transfer gain: {gain['best_strategy']} {label} {gain[f'best_{metric}']:.3f} vs "
-            f"scratch {gain[f'scratch_{metric}']:.3f} = {gain['gain']:+.3f}"
-        )
-    for flag in summary["flags"]:
-        console.print(f"[yellow]flag[/] {flag['kind']} · {flag['strategy']}: {flag['message']}")
-    if recommended:
-        console.print(
-            f"recommendation: [bold]{recommended}[/] — {summary['recommendation']['reason']}"
-        )
-
-
-def _all_metrics(objective: dict) -> list[dict]:
-    """Every metric a run's test section holds: per-evaluation ones, then final ones."""
-    return [*objective["metrics"], *objective.get("final_metrics", [])]
-
-
-def _table_metrics(objective: dict) -> list[dict]:
-    """The metrics the table shows: the objective's headline."""
-    specs = {spec["name"]: spec for spec in _all_metrics(objective)}
-    names = objective.get("headline") or [n for n in specs if n != "loss"][:2]
-    return [specs[name] for name in names]
 
 
 def _write_report(out: Path, console: Console) -> Path | None:
