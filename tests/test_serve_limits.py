@@ -104,7 +104,7 @@ def test_a_text_over_max_chars_is_422_naming_it(client):
 
 
 def test_default_limits_match_the_cli_options():
-    from tunelab.cli import serve
+    from tunelab.cli.finished_run import serve
 
     defaults = {name: p.default for name, p in inspect.signature(serve).parameters.items()}
     limits = ServeLimits.from_options(

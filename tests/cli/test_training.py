@@ -1,4 +1,5 @@
-"""The CLI in-process: happy paths, and every bad input → one line, exit 2, nothing written."""
+"""The training commands in-process: a run then its predict / evaluate, and every bad
+input to ``run`` → one line, exit 2, nothing written."""
 
 from __future__ import annotations
 
@@ -50,15 +51,6 @@ def test_run_predict_evaluate_happy_path(tiny_config, tmp_path):
     result = _invoke("evaluate", out, "--data", data, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n"] == 15
-
-
-def test_models_and_layers(tiny_model_dir):
-    result = _invoke("models")
-    assert result.exit_code == 0 and "all-MiniLM-L6-v2" in result.output
-    result = _invoke("layers", tiny_model_dir)
-    assert result.exit_code == 0
-    for name in ("embeddings", "layer.0", "layer.1", "head"):
-        assert name in result.output
 
 
 @pytest.mark.parametrize(
