@@ -1,7 +1,7 @@
 """The error family tunelab raises for problems a user can fix.
 
 Raised where the fault is found, with a message that says what is wrong, where, and how
-to fix it. ``cli.py`` turns any of them into one line on stderr and exit code 2; the
+to fix it. ``tunelab.cli`` turns any of them into one line on stderr and exit code 2; the
 Python API lets them propagate so notebooks see a normal exception.
 """
 
