@@ -2,7 +2,8 @@
 
 Device placement, mixed precision and gradient accumulation come from ``accelerate``;
 the loop adds what fine-tuning needs: per-epoch validation, stateful callbacks (early
-stopping, unfreezing), last + best checkpoints and exact resume.
+stopping, unfreezing), last + best checkpoints and exact resume (``train_checkpoints``),
+and a policy for non-finite steps (``nonfinite``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress
 
-from tunelab import checkpoint
 from tunelab.acceleration import (
     build_accelerator,
     cache_accelerate_package_checks,
@@ -29,15 +28,18 @@ from tunelab.acceleration import (
     native_bf16,
     precision_used,
 )
-from tunelab.callbacks import Callback, EarlyStopping
+from tunelab.callbacks import Callback
 from tunelab.config import TrainConfig
-from tunelab.errors import ConfigError, TrainingDiverged
-from tunelab.io import append_jsonl, remove_orphan_temps, write_text
+from tunelab.errors import ConfigError
+from tunelab.io import append_jsonl, write_text
 from tunelab.layers import LayerGroup, count_params, eval_mode, set_train_mode
+from tunelab.nonfinite import NonfiniteGuard
 from tunelab.objective import Batches, EvalResult, Objective
 from tunelab.optim import build_optimizer, build_param_groups, build_scheduler
 from tunelab.progress import RunningLoss, format_history_row, progress_bar
+from tunelab.stopping import early_stopping_for, stop_lines
 from tunelab.strategies.base import GroupPlan
+from tunelab.train_checkpoints import TrainCheckpoints, trained_param_names
 
 
 @dataclass
@@ -110,11 +112,11 @@ class Trainer:
         self.accelerator = build_accelerator(cfg.device, cfg.mixed_precision, cfg.grad_accum_steps)
         self.precision = precision_used(self.accelerator, model, cfg.mixed_precision)
         self._print_precision()
-        self.early_stopping = _early_stopping(cfg, objective)
+        self.early_stopping = early_stopping_for(cfg, objective)
         self.callbacks = [*(callbacks or []), self.early_stopping]
         self.state = TrainState()
         self.model = model
-        self.trained_names = _trained_param_names(model, groups, plans)
+        trained_names = trained_param_names(model, groups, plans)
         self.steps_per_epoch = math.ceil(
             self._batches_per_process(len(train_data)) / cfg.grad_accum_steps
         )
@@ -127,6 +129,15 @@ class Trainer:
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         if cfg.compile:
             compile_in_place(self._unwrapped())
+        self.checkpoints = TrainCheckpoints(
+            run_dir,
+            self._unwrapped(),
+            trained_names,
+            self.optimizer,
+            self.scheduler,
+            self.callbacks,
+        )
+        self.nonfinite = NonfiniteGuard(cfg, self.accelerator.mixed_precision == "fp16")
         cache_accelerate_package_checks()
         self._trainable_params: list[torch.nn.Parameter] | None = None
         self._modes_stale = True  # train/eval modes per group are set at the first epoch
@@ -169,38 +180,12 @@ class Trainer:
                 if self.early_stopping.should_stop:
                     self.state.stopped_early = True
                     break
-        self._report_stop()
-        self._restore_best()
+        self.nonfinite.check_trained(self.state, self.console)
+        for line in stop_lines(self.early_stopping, self.state, self.num_epochs):
+            self.console.print(line)
+        if self.state.best_value is not None:
+            self.checkpoints.restore_best()
         return self.state
-
-    def _report_stop(self) -> None:
-        """Say why training ended early (if it did) and which evaluation's weights are kept."""
-        stopping, state = self.early_stopping, self.state
-        metric = f"val {stopping.metric}"
-        if state.nonfinite_skipped >= max(state.step, 1):
-            raise TrainingDiverged(
-                f"all {state.step} optimizer steps had a non-finite loss or gradient and were "
-                f"skipped (train.on_nonfinite: skip), so nothing was trained; likely cause: "
-                f"{self._nonfinite_cause()}"
-            )
-        if state.nonfinite_skipped:
-            self.console.print(
-                f"[yellow]warning:[/] {state.nonfinite_skipped} of {state.step} optimizer steps "
-                "skipped for a non-finite loss or gradient (train.on_nonfinite: skip)"
-            )
-        if state.stopped_early:
-            self.console.print(
-                f"early stopping: {metric} did not improve for {stopping.patience} "
-                f"evaluations (train.early_stopping.patience); stopped at epoch "
-                f"{state.history[-1]['epoch']} of {self.num_epochs}, step {state.step}"
-            )
-        if state.best_value is not None:
-            extreme = "highest" if stopping.mode == "max" else "lowest"
-            self.console.print(
-                f"kept the weights of epoch {state.best_epoch} (step {state.best_step}): "
-                f"{metric} {state.best_value:.4f}, the {extreme} of {len(state.history)} "
-                f"evaluations"
-            )
 
     def _done(self) -> bool:
         return self.state.step >= self.total_steps or self.early_stopping.should_stop
@@ -259,7 +244,7 @@ class Trainer:
             outputs = self.model(**batch)
             loss = self.objective.loss(outputs, targets)
             loss_value = float(loss.detach())
-            finite = self._finite("loss", loss_value)
+            finite = self.nonfinite.finite("loss", loss_value, self.state)
             if finite:
                 self.accelerator.backward(loss)
             if self.accelerator.sync_gradients:
@@ -283,7 +268,7 @@ class Trainer:
         Under fp16 an overflowing gradient is the loss scaler's business: it skips that
         step and lowers the scale, so only the loss is checked there.
         """
-        fp16 = self.accelerator.mixed_precision == "fp16"
+        fp16 = self.nonfinite.fp16
         if self.cfg.grad_clip:
             norm = self.accelerator.clip_grad_norm_(self._trainable(), self.cfg.grad_clip)
         elif not fp16:
@@ -291,30 +276,7 @@ class Trainer:
             norm = torch.nn.utils.get_total_norm(grads) if grads else None
         if fp16 or norm is None:
             return True
-        return self._finite("gradient norm", float(norm))
-
-    def _finite(self, what: str, value: float) -> bool:
-        """True for a finite value; else stop (TrainingDiverged) or, when
-        ``train.on_nonfinite: skip``, False so the step's update is skipped."""
-        if math.isfinite(value) or self.cfg.on_nonfinite == "skip":
-            return math.isfinite(value)
-        raise TrainingDiverged(
-            f"step {self.state.step + 1} (epoch {self.state.epoch + 1}): the training {what} "
-            f"is {value}; likely cause: {self._nonfinite_cause()}; or set "
-            "train.on_nonfinite: skip to skip such steps"
-        )
-
-    def _nonfinite_cause(self) -> str:
-        if self.accelerator.mixed_precision == "fp16":
-            return "fp16 overflow: use train.mixed_precision bf16 or no, or lower train.lr"
-        if self.state.step == self.state.nonfinite_skipped:  # no update applied yet
-            return (
-                "the model's output is not finite before any update (NaN/inf in weights or inputs)"
-            )
-        return (
-            f"a learning rate too high (train.lr {self.cfg.lr:g}, train.head_lr "
-            f"{self.cfg.head_lr:g}): lower it, or set train.grad_clip"
-        )
+        return self.nonfinite.finite("gradient norm", float(norm), self.state)
 
     def _step_eval_due(self) -> bool:
         every = self.cfg.eval_every_steps
@@ -343,14 +305,14 @@ class Trainer:
         if self.early_stopping.improved:
             self.state.best_value = self.early_stopping.best
             self.state.best_epoch, self.state.best_step = row["epoch"], row["step"]
-            self._save_weights("best")
+            self.checkpoints.save_best()
         self.state.history.append(row)
         if not self.console.quiet:  # rich renders even for a quiet console: ~1 ms a line
             self.console.print(format_history_row(row, self.objective))
         if self.run_dir is not None:
             append_jsonl(self.run_dir / "history.jsonl", row)
             self.state.running = running.state()
-            self._save_last()
+            self.checkpoints.save_last(self.state)
 
     def _history_row(self, metrics: dict, running: RunningLoss, started: float) -> dict:
         train_metric = self.objective.train_metric
@@ -366,61 +328,9 @@ class Trainer:
             "seconds": time.perf_counter() - started,
         }
 
-    # --------------------------------------------------------- checkpoints
-    def _save_last(self) -> None:
-        checkpoint.save_training_state(
-            self.run_dir / "checkpoints" / "last", self._trained_state(), self._resume_state()
-        )
-
-    def _save_weights(self, name: str) -> None:
-        if self.run_dir is None:
-            self._best_in_memory = {k: v.detach().clone() for k, v in self._trained_state().items()}
-            return
-        checkpoint.save_weights(self.run_dir / "checkpoints" / name, self._trained_state())
-
-    def _restore_best(self) -> None:
-        if self.state.best_value is None:
-            return
-        if self.run_dir is None:
-            weights = self._best_in_memory
-        else:
-            weights = checkpoint.load_weights(self.run_dir / "checkpoints" / "best")
-        self._unwrapped().load_state_dict(weights, strict=False)
-
     def _resume(self) -> None:
-        weights, state = checkpoint.load_training_state(self.run_dir / "checkpoints" / "last")
-        for orphan in remove_orphan_temps(self.run_dir):  # a kill mid-write leaves these
-            self.console.print(f"removed {escape(orphan.name)}, left by an interrupted write")
-        self._unwrapped().load_state_dict(weights, strict=False)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        for callback in self.callbacks:
-            saved = state["callbacks"].get(type(callback).__name__)
-            if saved is not None:
-                callback.load_state_dict(saved)
-        self.state = TrainState(**state["train_state"])
-        checkpoint.set_rng_state(state["rng"])
-        write_text(
-            self.run_dir / "history.jsonl",
-            "".join(checkpoint.json_line(row) for row in self.state.history),
-        )
+        self.state = TrainState(**self.checkpoints.resume(self.console))
         self.console.print(f"resumed from epoch {self.state.epoch}, step {self.state.step}")
-
-    def _resume_state(self) -> dict:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
-            "train_state": asdict(self.state),
-            "rng": checkpoint.get_rng_state(),
-        }
-
-    def _trained_state(self) -> dict[str, torch.Tensor]:
-        """Weights that can differ from the freshly built model: trained params + buffers."""
-        model = self._unwrapped()
-        state = {n: p for n, p in model.named_parameters() if n in self.trained_names}
-        state.update(dict(model.named_buffers()))
-        return state
 
     # ------------------------------------------------------------- helpers
     def on_trainable_changed(self) -> None:
@@ -489,31 +399,3 @@ class Trainer:
             return batches
         usable = len(batches) - len(batches) % world
         return batches[rank:usable:world]
-
-
-def _trained_param_names(model, groups: list[LayerGroup], plans: list[GroupPlan]) -> set[str]:
-    names = {id(p): n for n, p in model.named_parameters()}
-    return {
-        names[id(p)]
-        for group, plan in zip(groups, plans, strict=True)
-        if plan.ever_trains
-        for p in group.params
-        if plan.state != "lora" or p.requires_grad
-    }
-
-
-def _early_stopping(cfg: TrainConfig, objective: Objective) -> EarlyStopping:
-    """Early stopping on the configured metric (default: the objective's monitor)."""
-    stopping = cfg.early_stopping
-    metric = stopping.metric or objective.monitor
-    if metric not in objective.metric_names():
-        raise ConfigError(
-            f"train.early_stopping.metric '{metric}' is not a metric of this task; "
-            f"choose one of {', '.join(objective.metric_names())}"
-        )
-    return EarlyStopping(
-        metric,
-        stopping.mode or objective.spec(metric).mode,
-        stopping.patience if stopping.enabled else None,
-        stopping.min_delta,
-    )
