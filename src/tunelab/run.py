@@ -5,8 +5,6 @@ This is the Python API behind ``tunelab run``; the CLI only parses and prints.
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,10 +29,8 @@ from tunelab.distributed import is_main_process, worker_run_dir
 from tunelab.features import cached_features
 from tunelab.head_solver import fit_head
 from tunelab.io import write_json
-from tunelab.layers import count_params
 from tunelab.learning_curve import train_subset
 from tunelab.lr_finder import TrainParts
-from tunelab.metrics import measure_latency
 from tunelab.optim import check_optimizer
 from tunelab.prefix_cache import (
     check_prefix_cache_setting,
@@ -42,14 +38,13 @@ from tunelab.prefix_cache import (
     prefix_cache_decisions,
 )
 from tunelab.run_dir import check_run_dir, choose_run_dir, mark_failed, now, start_run_dir
+from tunelab.run_metrics import measured_metrics
 from tunelab.self_training import check_self_training, self_train
 from tunelab.strategies import PhaseInputs, Strategy, apply_strategy
 from tunelab.summary import layers_report, print_groups, record_phase
 from tunelab.tasks import BuiltModel, Task, get_task
 from tunelab.tracking import TrackedRun
-from tunelab.trainer import Trainer
-
-LATENCY_SAMPLES = 50
+from tunelab.trainer import Trainer, TrainState
 
 
 @dataclass
@@ -164,24 +159,62 @@ def _fine_tune(
     return RunResult(run_dir, metrics, history, cfg)
 
 
-def _train_and_save(
+@dataclass
+class Trained:
+    """A model trained as a run trains it, scored on the validation split only.
+
+    Attributes:
+        model: the trained model (unwrapped from accelerate).
+        validation: the objective's scalar metrics on the validation split.
+        trainer: the trainer that trained it (its device, precision, objective).
+        state: the training's state (history, best epoch, seconds).
+        data: the batch sources it trained on (cached features when the strategy caches).
+        train_cfg: ``train`` as it ran (``auto`` settings resolved).
+        decisions: settings resolved at run time (:func:`_decide`), head solver's included.
+        phase: the strategy's own phase before training, if any.
+        prefix_cache: the frozen-prefix cache callbacks, for their decisions.
+    """
+
+    model: torch.nn.Module
+    validation: dict
+    trainer: Trainer
+    state: TrainState
+    data: dict
+    train_cfg: TrainConfig
+    decisions: dict
+    phase: dict | None
+    prefix_cache: list
+
+
+def train_and_validate(
     cfg: Config,
     task: Task,
     splits,
     built: BuiltModel,
-    strategy,
-    groups,
-    plans,
-    run_dir: Path,
-    resume: bool,
+    applied: tuple[Strategy, list, list],
     console: Console,
-    feature_memory: dict | None,
-    callbacks: list | None,
-    earlier,
-) -> tuple[dict, list[dict]]:
-    """Train, evaluate and write the run directory's results (status excepted)."""
+    feature_memory: dict | None = None,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    callbacks: list | None = None,
+) -> Trained:
+    """Train ``built.model`` on ``splits`` as a run does and score it on validation.
+
+    The test split is not scored, no latency is measured and no model is saved: a
+    self-training round is exactly this, and a run (:func:`_train_and_save`) is this
+    followed by its final metrics and saves. Without ``run_dir`` nothing is written
+    (the trainer keeps its best weights in memory); with it, ``data_summary.json`` and
+    the trainer's history and checkpoints go there, so a run can resume.
+
+    Args:
+        applied: ``(strategy, groups, plans)`` from :func:`apply_strategy` on ``built.model``.
+        feature_memory: in-process feature cache shared between calls (feature caching).
+        callbacks: extra trainer callbacks (tracking, a search's pruning).
+    """
+    strategy, groups, plans = applied
     data = task.batch_sources(cfg, built, splits, strategy.uses_feature_cache, console)
-    write_json(run_dir / "data_summary.json", splits.summary)  # with what batching added
+    if run_dir is not None:
+        write_json(run_dir / "data_summary.json", splits.summary)  # with what batching added
     phase = _strategy_phase(cfg, task, built, strategy, groups, data["train"], console)
     if strategy.uses_feature_cache:  # a phase changed the backbone: its features are new
         reuse = feature_memory if phase is None else None
@@ -211,13 +244,39 @@ def _train_and_save(
         state, decisions["strategy.head_solver"] = fit_head(
             trainer, head, cfg.strategy.head_solver, console
         )
-
+    scores = trainer.evaluate(data["validation"]).metrics
+    validation = {k: v for k, v in scores.items() if not isinstance(v, list | dict)}
     model = trainer.accelerator.unwrap_model(trainer.model)
-    ran = cfg.model_copy(update={"train": train_cfg})  # auto settings resolved
+    return Trained(model, validation, trainer, state, data, train_cfg, decisions, phase,
+                   prefix_cache)  # fmt: skip
+
+
+def _train_and_save(
+    cfg: Config,
+    task: Task,
+    splits,
+    built: BuiltModel,
+    strategy,
+    groups,
+    plans,
+    run_dir: Path,
+    resume: bool,
+    console: Console,
+    feature_memory: dict | None,
+    callbacks: list | None,
+    earlier,
+) -> tuple[dict, list[dict]]:
+    """Train, evaluate and write the run directory's results (status excepted)."""
+    trained = train_and_validate(
+        cfg, task, splits, built, (strategy, groups, plans), console, feature_memory,
+        run_dir, resume, callbacks,
+    )  # fmt: skip
+    model, state, phase = trained.model, trained.state, trained.phase
+    ran = cfg.model_copy(update={"train": trained.train_cfg})  # auto settings resolved
     layers = record_phase(layers_report(groups, plans, ran, strategy.name, state), phase)
     write_json(run_dir / "layers.json", layers)
-    metrics = _final_metrics(cfg, trainer, data, state, model, task, built, splits)
-    extra = task.final_metrics(cfg, model, built, splits, trainer.device)
+    metrics = measured_metrics(cfg, trained, task, built, splits)
+    extra = task.final_metrics(cfg, model, built, splits, trained.trainer.device)
     metrics["test"].update(extra.pop("test", {}))
     metrics.update(extra)
     if "self_training" in splits.summary:  # the rounds that chose this training split
@@ -228,10 +287,10 @@ def _train_and_save(
         metrics["trainable_params"] = layers["trainable_params"]
     init_from = getattr(cfg.model, "init_from", None)
     if init_from:
-        predictor = task.predictor(model, built, splits, cfg, trainer.device)
+        predictor = task.predictor(model, built, splits, cfg, trained.trainer.device)
         metrics["continual"] = old_test_report(predictor, init_from, cfg.strategy.name, earlier)
     task.save_model(run_dir / "model", model, built, splits, cfg)
-    metrics["decisions"] = {**decisions, **prefix_cache_decisions(prefix_cache)}
+    metrics["decisions"] = {**trained.decisions, **prefix_cache_decisions(trained.prefix_cache)}
     write_json(run_dir / "metrics.json", metrics)
     return metrics, state.history
 
@@ -322,53 +381,3 @@ def _cached(
         f"in {time.perf_counter() - started:.1f}s; the head trains on them"
     )
     return out
-
-
-def _final_metrics(cfg, trainer, data, state, model, task: Task, built: BuiltModel, splits) -> dict:
-    val = trainer.evaluate(data["validation"]).metrics
-    test = trainer.evaluate(data["test"]).metrics
-    predictor = task.predictor(model, built, splits, cfg, trainer.device)
-    inputs = task.latency_inputs(splits, LATENCY_SAMPLES)
-    test.update(measure_latency(lambda item: predictor.predict([item]), inputs))
-    trainable, total = count_params(model)
-    epochs_run = len(state.epoch_seconds)
-    return {
-        "validation": {k: v for k, v in val.items() if not isinstance(v, list | dict)},
-        "test": test,
-        "trainable_params": trainable,
-        "total_params": total,
-        "train_seconds": state.train_seconds,
-        "seconds_per_epoch": state.train_seconds / max(epochs_run, 1),
-        "train_tokens_per_second": _tokens_per_second(
-            data["train"], state, trainer.steps_per_epoch
-        ),
-        "epochs_run": epochs_run,
-        "steps": state.step,
-        "best_epoch": state.best_epoch,
-        "stopped_early": state.stopped_early,
-        "nonfinite_steps_skipped": state.nonfinite_skipped,
-        "precision": trainer.precision,
-        "peak_memory_mb": _peak_memory_mb(),
-        "strategy": cfg.strategy.name,
-        "model": cfg.model.name,
-        "pretrained": cfg.model.pretrained,
-        "task": cfg.task,
-        "objective": trainer.objective.describe(),
-    }
-
-
-def _tokens_per_second(train, state, steps_per_epoch: int) -> float | None:
-    """Training throughput in tokens (padding excluded) for token sources, else None."""
-    lengths = getattr(train, "lengths", None)
-    if lengths is None or not state.train_seconds:
-        return None
-    epochs = state.step / max(steps_per_epoch, 1)
-    return float(sum(lengths)) * epochs / state.train_seconds
-
-
-def _peak_memory_mb() -> float:
-    """Peak GPU memory when on CUDA, else this process's peak resident set size."""
-    if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
-        return torch.cuda.max_memory_allocated() / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024

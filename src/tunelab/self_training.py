@@ -11,22 +11,26 @@ yet accepted and each predicted class accepts its own most confident share
 The held-out check is two-fold: when ``data.unlabeled`` has a label column (an image
 folder with class sub-folders), the accepted pseudo-labels are compared with it (the
 labels are never trained on); always, each round's model is scored on the validation
-split by the run's monitored metric, and the round scoring best is the one kept: the
-run then trains its model on that round's examples, seeded as the round was, and writes
-the run directory as usual. Every round is recorded in ``metrics.json``
-(``self_training``) and shown in the report. Nothing here names a task: the task reads
-the pool (:meth:`tunelab.tasks.base.Task.read_unlabeled`) and relabels examples
-(:meth:`~tunelab.tasks.base.Task.relabel`); the rest goes through the run's own
-pipeline.
+split by the run's monitored metric, and the round scoring best is the one kept.
+
+A round trains as the run trains (:func:`tunelab.run.train_and_validate`: the same
+data, strategy phase, feature cache, decisions and trainer) but writes nothing, scores
+no test split and measures no latency. The kept round is retrained once, by the run
+itself, from the same initial model and seed, so the run's model is that round's
+model. Retraining is chosen over keeping the round's trained state because the run's
+own training is what writes ``history.jsonl`` and the checkpoints a resume needs,
+feeds tracking and the caller's callbacks, and prints the run's progress; a round has
+none of these. Every round is recorded in ``metrics.json`` (``self_training``) and
+shown in the report. Nothing here names a task: the task reads the pool
+(:meth:`tunelab.tasks.base.Task.read_unlabeled`) and relabels examples
+(:meth:`~tunelab.tasks.base.Task.relabel`).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -151,7 +155,7 @@ def self_train(
     best = _best(records, cfg.train.early_stopping.mode)
     kept = dict(list(accepted.items())[: records[best]["pseudo_labels"]])
     console.print(_kept_line(records[best], cfg, task.noun))
-    set_seed(cfg.train.seed)  # the run retrains the best round from the same state
+    set_seed(cfg.train.seed)  # the run retrains the kept round from the same state
     summary = {**splits.summary, "self_training": _record(pool, settings, records, best, cfg)}
     return dataclasses.replace(_with_pseudo_labels(task, splits, pool, kept), summary=summary)
 
@@ -166,22 +170,18 @@ def _with_pseudo_labels(task: Any, splits: Any, pool: Pool, accepted: dict[int, 
 
 
 def _train_round(cfg: Config, task: Any, splits: Any, built: Any, memory: dict):
-    """Train a copy of the initial model on ``splits`` through the run's own pipeline
-    (in a scratch directory); its validation score and the trained model."""
+    """Train a copy of the initial model on ``splits`` as the run trains, writing
+    nothing; its validation score and the trained model."""
     from accelerate.utils import set_seed
 
-    from tunelab.run import _train_and_save  # a round is the run's pipeline, unsaved
+    from tunelab.run import train_and_validate  # run.py imports this module
     from tunelab.strategies import apply_strategy
 
     fresh = dataclasses.replace(built, model=copy.deepcopy(built.model))
     set_seed(cfg.train.seed)
-    strategy, groups, plans = apply_strategy(fresh.model, cfg.strategy)
-    with tempfile.TemporaryDirectory(prefix="tunelab-round-") as scratch:
-        metrics, _ = _train_and_save(
-            cfg, task, splits, fresh, strategy, groups, plans, Path(scratch),
-            False, QUIET, memory, [], None,
-        )  # fmt: skip
-    return metrics["validation"][cfg.train.early_stopping.metric], fresh
+    applied = apply_strategy(fresh.model, cfg.strategy)
+    trained = train_and_validate(cfg, task, splits, fresh, applied, QUIET, memory)
+    return trained.validation[cfg.train.early_stopping.metric], fresh
 
 
 def _next_pseudo_labels(
