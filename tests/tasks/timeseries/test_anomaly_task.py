@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from tests.tasks.timeseries.conftest import make_anomalous
 from tunelab.errors import ConfigError, DataError
 from tunelab.evaluation import evaluate_run
 from tunelab.tasks import get_task
-from tunelab.tasks.timeseries.anomaly_data import read_stream
+from tunelab.tasks.timeseries import anomaly_scores
+from tunelab.tasks.timeseries.anomaly_data import read_stream, scoring_origins
 from tunelab.tasks.timeseries.config import AnomalyDataConfig
 
 DETECTION = {"precision", "recall", "f1", "pa_precision", "pa_recall", "pa_f1", "pr_auc"}
@@ -77,6 +79,45 @@ def test_reload_flags_what_the_run_flagged_and_evaluate_matches_test(
 def test_strategies_run(strategy, tiny_patchtst, files, tmp_path):
     result = tunelab.fine_tune(_config(tiny_patchtst, files, strategy), tmp_path / "run")
     assert 0.0 <= result.metrics["test"]["f1"] <= 1.0
+
+
+def test_the_model_scores_the_validation_stream_once_per_run(
+    tiny_patchtst, files, tmp_path, monkeypatch
+):
+    """Its scores serve three readers at the end of a run (the report's threshold, the
+    predictor's detection card, the saved card): one pass of the model over it."""
+    task = get_task("anomaly_detection")
+    prepared = []
+    prepare = type(task).prepare_data
+
+    def kept(self, cfg):
+        prepared.append(prepare(self, cfg))
+        return prepared[-1]
+
+    monkeypatch.setattr(type(task), "prepare_data", kept)
+    passes, forwards = [], []
+    score = anomaly_scores.model_scores
+
+    def counted(model, stream, *args, **kwargs):
+        if stream is not prepared[0].validation_stream:
+            return score(model, stream, *args, **kwargs)
+        passes.append(stream)
+        hook = model.register_forward_hook(lambda *_: forwards.append(stream))
+        try:
+            return score(model, stream, *args, **kwargs)
+        finally:
+            hook.remove()
+
+    monkeypatch.setattr(anomaly_scores, "model_scores", counted)
+    run = tunelab.fine_tune(_config(tiny_patchtst, files), tmp_path / "run")
+    splits = prepared[0]
+    stream = splits.validation_stream
+    origins = scoring_origins(len(stream.values), stream.start, stream.end, splits.context,
+                              splits.score, splits.horizon)  # fmt: skip
+    assert len(passes) == 1
+    assert len(forwards) == math.ceil(len(origins) / 256)  # model_scores' batch size
+    card = json.loads((run.run_dir / "model" / "tunelab_model.json").read_text())
+    assert card["detection"]["threshold"] == run.metrics["test"]["threshold"]
 
 
 def test_reconstruction_scores_with_a_contamination_threshold(tiny_mixer, files, tmp_path):

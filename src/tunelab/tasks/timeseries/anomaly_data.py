@@ -56,6 +56,9 @@ class AnomalySplits:
     summary: dict[str, Any]
     warnings: list[str]
     labels: list[str] = field(default_factory=list)  # no classes; read by generic code
+    # The model's scores of ``validation_stream`` by (weights digest, device), kept by
+    # :func:`.anomaly_scores.validation_scores`: the end of a run reads them three times.
+    scored: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def builtin_csv_path(name: str, key: str) -> Path:

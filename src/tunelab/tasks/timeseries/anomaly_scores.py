@@ -9,6 +9,9 @@ mean of their errors on it; a point no window covers (the first
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
@@ -54,6 +57,34 @@ def model_scores(
             count[max(low, 0) : low + horizon] += 1
     mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
     return mean[stream.start : stream.end]
+
+
+def validation_scores(model, splits: Any, device: torch.device | str | None = None) -> np.ndarray:
+    """:func:`model_scores` of ``splits.validation_stream``, one pass per state of the weights.
+
+    The end of a run reads them three times (the report's threshold, the predictor's
+    detection card, the saved model's card), so they are kept on ``splits`` under a
+    digest of the weights and the device: a model trained further, merged or moved is
+    scored afresh. ``device`` defaults to where the model is.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    key = (weights_digest(model), str(device))
+    if key not in splits.scored:
+        splits.scored.clear()  # only the latest weights' scores are read again
+        splits.scored[key] = model_scores(model, splits.validation_stream, splits.context,
+                                          splits.score, splits.horizon, device)  # fmt: skip
+    return splits.scored[key]
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """A digest of every weight and buffer with its name: it changes with any change
+    to them, however made (an optimiser step, ``load_state_dict``, a write through
+    ``.data``, merged adapters)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().reshape(-1).cpu().view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def baseline_scores(method: str, stream: Stream, context: int) -> np.ndarray:

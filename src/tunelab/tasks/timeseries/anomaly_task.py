@@ -61,13 +61,19 @@ class AnomalyDetectionTask(ForecastingTask):
         """Detection scores of the model (``test``) and of each baseline (as
         ``<method>_<metric>`` in ``test`` and under ``baselines``), every one thresholded
         by the same rule on its own scores."""
-        from tunelab.tasks.timeseries.anomaly_scores import baseline_scores, model_scores
+        from tunelab.tasks.timeseries.anomaly_scores import (
+            baseline_scores,
+            model_scores,
+            validation_scores,
+        )
 
         def scores(method: str, stream) -> np.ndarray:
-            if method == "model":
-                return model_scores(model, stream, splits.context, splits.score,
-                                    splits.horizon, device)  # fmt: skip
-            return baseline_scores(method, stream, splits.context)
+            if method != "model":
+                return baseline_scores(method, stream, splits.context)
+            if stream is splits.validation_stream:  # also the detection cards' threshold
+                return validation_scores(model, splits, device)
+            return model_scores(model, stream, splits.context, splits.score,
+                                splits.horizon, device)  # fmt: skip
 
         found = {}
         for method in ["model", *cfg.anomaly.baselines]:
@@ -126,13 +132,12 @@ def _report(score, splits, settings: AnomalyConfig) -> dict:
                             settings.contamination)  # fmt: skip
 
 
-def _detection_card(model, splits, cfg: Config, device: Any = "cpu") -> dict:
+def _detection_card(model, splits, cfg: Config, device: Any = None) -> dict:
     """The run's detection settings, with the threshold set on the model's validation
     scores (unused when the rule is ``contamination``)."""
     from tunelab.tasks.timeseries.anomaly_io import detection_card
-    from tunelab.tasks.timeseries.anomaly_scores import model_scores
+    from tunelab.tasks.timeseries.anomaly_scores import validation_scores
 
-    validation = model_scores(model, splits.validation_stream, splits.context, splits.score,
-                              splits.horizon, device)  # fmt: skip
+    validation = validation_scores(model, splits, device)
     threshold = float(np.quantile(validation, cfg.anomaly.quantile))
     return detection_card(splits, cfg, threshold)
