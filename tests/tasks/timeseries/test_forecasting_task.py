@@ -129,3 +129,19 @@ def test_fracast_row_when_the_package_is_installed(tiny_patchtst, long_csv, tmp_
     fracast = metrics["baselines"]["fracast"]["test"]
     assert fracast["mase"] < metrics["test"]["mean_mase"]  # a real forecaster beats the mean
     assert 0.0 <= fracast["coverage"] <= 1.0 and "fracast_mase" in metrics["test"]
+
+
+@pytest.mark.parametrize(
+    "task_name, key, says",
+    [("forecasting", "histories", "this model forecasts"),
+     ("anomaly_detection", "series", "this model scores series")],
+)  # fmt: skip
+def test_a_serve_request_takes_the_series_under_the_tasks_own_key(task_name, key, says):
+    """One ``request_inputs`` for both tasks; each names its own key in its refusal."""
+    task = get_task(task_name)
+    assert task.request_inputs({key: [[1.0, 2.0], "3,4"]}) == [[1.0, 2.0], "3,4"]
+    other = "series" if key == "histories" else "histories"
+    for payload in ({other: [[1.0]]}, {key: [[1.0]], "texts": ["x"]}, {key: None}, {}):
+        with pytest.raises(ValueError) as refused:
+            task.request_inputs(payload)
+        assert str(refused.value) == f'{says}: send {{"{key}": [[1.0, 2.0, ...], ...]}}'

@@ -37,6 +37,7 @@ class AnomalyDetectionTask(ForecastingTask):
     name = "anomaly_detection"
     input_key = "series"
     request_key = "series"
+    serves = "scores series"
     objective_class = AnomalyObjective
 
     def sections(self) -> TaskSections:
@@ -109,12 +110,6 @@ class AnomalyDetectionTask(ForecastingTask):
         from tunelab.tasks.timeseries.anomaly_io import load_detector
 
         return load_detector(model_dir, card, device)
-
-    def request_inputs(self, payload: dict[str, Any]) -> list:
-        series = payload.get("series")
-        if series is None or set(payload) != {"series"}:
-            raise ValueError('this model scores series: send {"series": [[1.0, 2.0, ...], ...]}')
-        return list(series)
 
     def evaluate_source(self, predictor, run_dir: Path, source: str, columns: dict) -> dict:
         from tunelab.tasks.timeseries.anomaly_io import evaluate_detector

@@ -39,6 +39,7 @@ class ForecastingTask(Task):
     input_key = "history"
     request_key = "histories"
     request_is_text = False
+    serves = "forecasts"  # what a refused ``serve`` request is told the model does
     objective_class = ForecastObjective
 
     def sections(self) -> TaskSections:
@@ -143,10 +144,12 @@ class ForecastingTask(Task):
         return read_history_inputs(arguments, input_file, key=self.input_key)
 
     def request_inputs(self, payload: dict[str, Any]) -> list:
-        histories = payload.get("histories")
-        if histories is None or set(payload) != {"histories"}:
-            raise ValueError('this model forecasts: send {"histories": [[1.0, 2.0, ...], ...]}')
-        return list(histories)
+        """The series under ``request_key`` (``histories``; anomaly detection's ``series``),
+        the body's only key."""
+        key = self.request_key
+        if payload.get(key) is None or set(payload) != {key}:
+            raise ValueError(f'this model {self.serves}: send {{"{key}": [[1.0, 2.0, ...], ...]}}')
+        return list(payload[key])
 
     def evaluate_source(self, predictor, run_dir: Path, source: str, columns: dict) -> dict:
         from tunelab.tasks.timeseries.forecast_io import evaluate_forecasts
