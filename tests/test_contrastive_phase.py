@@ -20,7 +20,7 @@ from tunelab.errors import ConfigError
 from tunelab.strategies import strategy_config
 from tunelab.tasks.text.representation import pooled_embedding
 
-LABELS = [0, 0, 0, 1, 1, 2, 2, 2]  # 3 + 1 + 3 = 7 distinct positive pairs of 28
+LABELS = [0, 0, 0, 1, 1, 2, 2, 2]  # 3 + 1 + 3 = 7 positive pairs of 28, + 8 self-pairs
 
 
 def _pair_set(pairs, target: float) -> set[tuple[int, int]]:
@@ -30,13 +30,14 @@ def _pair_set(pairs, target: float) -> set[tuple[int, int]]:
 
 def test_default_pairs_draw_every_distinct_pair_and_balance_by_repeating_positives():
     pairs = contrastive_pairs(LABELS, seed=0)
-    assert (pairs.distinct_positive, pairs.distinct_negative) == (7, 21)
+    assert (pairs.distinct_positive, pairs.distinct_negative) == (15, 21)
     assert len(pairs) == 42 and pairs.positive == 21  # oversampling: 21 of each kind
     labels = np.asarray(LABELS)
     same = labels[pairs.first] == labels[pairs.second]
     assert np.array_equal(same, pairs.target == 1.0)
-    assert len(_pair_set(pairs, 1.0)) == 7 and len(_pair_set(pairs, 0.0)) == 21
-    assert not np.any(pairs.first == pairs.second)  # no self-pairs (no gradient)
+    assert len(_pair_set(pairs, 1.0)) == 15 and len(_pair_set(pairs, 0.0)) == 21
+    # combinations with replacement, as setfit: every example also pairs with itself
+    assert {i for i, j in _pair_set(pairs, 1.0) if i == j} == set(range(len(LABELS)))
 
 
 def test_num_iterations_gives_that_many_pairs_of_each_kind_per_example():
@@ -59,13 +60,15 @@ def test_max_pairs_caps_the_distinct_pairs_of_each_kind():
     assert len(pairs) == 8
 
 
-@pytest.mark.parametrize(
-    ("labels", "message"),
-    [([1, 1, 1], "at least two classes"), ([0, 1, 2], "two examples of some class")],
-)
-def test_data_without_both_kinds_of_pair_is_refused(labels, message):
-    with pytest.raises(ConfigError, match=message):
-        contrastive_pairs(labels, seed=0)
+def test_one_class_is_refused_for_want_of_negative_pairs():
+    with pytest.raises(ConfigError, match="at least two classes"):
+        contrastive_pairs([1, 1, 1], seed=0)
+
+
+def test_one_example_per_class_trains_on_self_pairs_alone():
+    pairs = contrastive_pairs([0, 1, 2], seed=0)
+    positives = _pair_set(pairs, 1.0)
+    assert positives == {(0, 0), (1, 1), (2, 2)} and pairs.distinct_negative == 3
 
 
 def test_more_examples_than_the_phase_is_for_are_refused_before_pairing():
@@ -106,7 +109,7 @@ def test_training_on_pairs_moves_only_the_given_parameters_and_lowers_the_loss(
     assert last < first
 
 
-def test_a_step_embeds_each_example_once_and_scores_every_pair(tiny_model_dir):
+def test_a_step_embeds_each_side_in_its_own_pass_and_scores_every_pair(tiny_model_dir):
     setup = tiny_setup(tiny_model_dir, strategy_config("contrastive"), n_per_class=6)
     setup.model.eval()  # no dropout: the two computations must agree
     pairs = contrastive_pairs(setup.data.labels.tolist(), seed=0, num_iterations=2)
@@ -125,5 +128,18 @@ def test_a_step_embeds_each_example_once_and_scores_every_pair(tiny_model_dir):
     similarity = torch.nn.functional.cosine_similarity(*sides)
     expected = ((similarity - torch.as_tensor(pairs.target[rows])) ** 2).mean()
     assert torch.allclose(loss, expected, atol=1e-5)
-    distinct = len(set(pairs.first[rows].tolist()) | set(pairs.second[rows].tolist()))
-    assert sizes == [distinct] and distinct < 2 * len(rows)
+    assert sizes == [len(rows), len(rows)]
+
+
+def test_a_self_pair_has_a_gradient_under_dropout(tiny_model_dir):
+    """Two passes, two dropout masks: a self-pair's similarity is below 1 in training
+    (SimCSE's positive), and exactly 1 without dropout."""
+    setup = tiny_setup(tiny_model_dir, strategy_config("contrastive"), n_per_class=6)
+    pairs = contrastive_pairs(setup.data.labels.tolist(), seed=0)
+    rows = [int(np.flatnonzero(pairs.first == pairs.second)[0])]
+    cpu = torch.device("cpu")
+    setup.model.eval()
+    assert float(_pair_loss(setup.model, pooled_embedding, setup.data, pairs, rows, cpu)) < 1e-10
+    setup.model.train()
+    torch.manual_seed(0)
+    assert float(_pair_loss(setup.model, pooled_embedding, setup.data, pairs, rows, cpu)) > 1e-8
