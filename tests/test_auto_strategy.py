@@ -24,13 +24,13 @@ STATS = {"examples": 600, "classes": 3, "smallest_class": 54, "imbalance": 7.11}
 @pytest.mark.parametrize(
     ("stats", "probe", "expected"),
     [
-        (STATS, _probe(0.46), ("top_k", {"k": 2})),
+        (STATS, _probe(0.46), ("full", {})),
         ({**STATS, "examples": 150}, _probe(0.46), ("feature_extraction", {})),
         ({**STATS, "smallest_class": 12}, _probe(0.46), ("feature_extraction", {})),
         (STATS, _probe(0.93), ("feature_extraction", {})),
         ({**STATS, "examples": 20000}, _probe(0.7), ("full", {})),
-        # a metric where lower is better has no absolute "good enough": size decides
-        ({"examples": 600}, _probe(0.05, "loss", "min"), ("top_k", {"k": 2})),
+        # a metric where lower is better has no absolute "good enough"
+        ({"examples": 600}, _probe(0.05, "loss", "min"), ("full", {})),
         ({"examples": 600}, None, ("top_k", {"k": 2})),  # a task without the probe
     ],
 )
@@ -43,7 +43,7 @@ def test_the_reasons_name_what_was_seen():
     _, _, why = choose_strategy(STATS, _probe(0.4612))
     assert why == (
         "600 examples, 3 classes, smallest 54, imbalance 7.11x, probe val f1_macro 0.4612: "
-        "top_k k=2 (<= 5000 examples: adapt the top 2 layers, keep the rest)"
+        "full (enough examples to fine-tune every layer)"
     )
 
 
@@ -69,10 +69,10 @@ def test_a_run_probes_chooses_and_records(tiny_config, tmp_path, monkeypatch):
     out = io.StringIO()
     result = tunelab.fine_tune(tiny_config, tmp_path / "run", console=Console(file=out, width=300))
     decision = result.metrics["decisions"]["strategy.name"]
-    assert (decision["value"], decision["k"]) == ("top_k", 2)
+    assert decision["value"] == "full" and decision["head_from_probe"]
     assert decision["probe"]["monitor"] == "f1_macro" and 0 <= decision["probe"]["value"] <= 1
-    assert f"strategy.name: top_k ({decision['reason']})" in out.getvalue()
-    assert result.metrics["strategy"] == "top_k"
+    assert f"strategy.name: full ({decision['reason']})" in out.getvalue()
+    assert result.metrics["strategy"] == "full"
     saved = json.loads((result.run_dir / "metrics.json").read_text())["decisions"]
     assert saved["strategy.name"] == decision
     assert tunelab.load(result.run_dir) is not None
@@ -96,14 +96,14 @@ def test_a_choice_worse_than_the_probe_on_validation_falls_back_to_it(
     tiny_config["train"]["epochs"] = 1
     result = tunelab.fine_tune(tiny_config, tmp_path / "run")
     decision = result.metrics["decisions"]["strategy.name"]
-    assert (decision["value"], decision["chosen_first"]) == ("feature_extraction", "top_k")
+    assert (decision["value"], decision["chosen_first"]) == ("feature_extraction", "full")
     assert "< probe: kept feature_extraction" in decision["reason"]
     assert result.metrics["strategy"] == "feature_extraction"
     assert "strategy.head_solver" in result.metrics["decisions"]
 
 
 def test_a_task_without_the_probe_is_never_given_it():
-    # size decides; with nothing recorded that is the previous default, top_k k=2
+    # size decides (no probe head to start from): top_k k=2 up to TOP_K_MAX_EXAMPLES
     assert choose_strategy({}, None)[:2] == ("top_k", {"k": 2})
     assert choose_strategy({**STATS, "examples": 150}, None)[:2] == ("top_k", {"k": 2})
 
