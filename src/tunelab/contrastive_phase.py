@@ -168,8 +168,8 @@ def train_on_pairs(
 ) -> PairResult:
     """Train ``params`` so that pairs' cosine similarity matches their targets.
 
-    Each step embeds the examples of ``batch_size`` pairs in one forward pass (one
-    padded batch of ``source.collate``, each example once), takes the mean squared gap
+    Each step embeds the first and the second examples of ``batch_size`` pairs in two
+    forward passes (two padded batches of ``source.collate``), takes the mean squared gap
     between cosine similarity and target, clips the gradient norm at 1 and steps AdamW
     (no weight decay, as sentence-transformers' trainer) on a linear warmup-then-decay
     schedule.
