@@ -143,3 +143,16 @@ def test_a_self_pair_has_a_gradient_under_dropout(tiny_model_dir):
     setup.model.train()
     torch.manual_seed(0)
     assert float(_pair_loss(setup.model, pooled_embedding, setup.data, pairs, rows, cpu)) > 1e-8
+
+
+def test_weight_decay_reaches_matrices_only(tiny_model_dir):
+    """setfit's l2_weight goes to HF Trainer, which leaves biases and LayerNorm undecayed."""
+    from tunelab.contrastive_phase import _decay_groups
+
+    setup = tiny_setup(tiny_model_dir, strategy_config("contrastive"), n_per_class=6)
+    body = [p for group in setup.groups[:-1] for p in group.params]
+    decayed, plain = _decay_groups(body, 0.01)
+    assert decayed["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
+    assert decayed["params"] and all(p.ndim == 2 for p in decayed["params"])
+    assert plain["params"] and all(p.ndim == 1 for p in plain["params"])
+    assert len(decayed["params"]) + len(plain["params"]) == len(body)

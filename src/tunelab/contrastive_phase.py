@@ -131,6 +131,7 @@ class PairTraining:
     """How the pairs train the backbone (the ``strategy`` keys of the same meaning)."""
 
     lr: float = 2e-5
+    weight_decay: float = 0.01
     epochs: int = 1
     batch_size: int = 16
     warmup_ratio: float = 0.1
@@ -170,9 +171,10 @@ def train_on_pairs(
 
     Each step embeds the first and the second examples of ``batch_size`` pairs in two
     forward passes (two padded batches of ``source.collate``), takes the mean squared gap
-    between cosine similarity and target, clips the gradient norm at 1 and steps AdamW
-    (no weight decay, as sentence-transformers' trainer) on a linear warmup-then-decay
-    schedule.
+    between cosine similarity and target, clips the gradient norm at 1 and steps AdamW on
+    a linear warmup-then-decay schedule. Weight decay applies to matrices only, not to
+    biases and normalisation weights (setfit's ``l2_weight``, which it hands to HF
+    Trainer's ``weight_decay``; Trainer leaves biases and LayerNorm undecayed).
 
     Args:
         model: what ``embed`` runs (left in the train/eval mode it came in).
@@ -181,7 +183,7 @@ def train_on_pairs(
         source: the training batch source (``collate(indices)``).
     """
     total = settings.total_steps(len(pairs))
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(_decay_groups(params, settings.weight_decay), lr=settings.lr)
     warmup = math.ceil(settings.warmup_ratio * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_multiplier(step, total, warmup, "linear")
@@ -204,6 +206,14 @@ def train_on_pairs(
     model.train(was_training)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _decay_groups(params: list[nn.Parameter], weight_decay: float) -> list[dict]:
+    """Matrices decayed, vectors (biases, normalisation weights) not."""
+    return [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
 
 
 def _pair_loss(

@@ -11,8 +11,8 @@ tuned features, its weight decay chosen on validation), and the saved model is a
 ordinary model of the task.
 
 Defaults are setfit 1.2's: every distinct pair at least once, positives repeated to
-balance the negatives (``num_iterations`` None), batch 16, one epoch, lr 2e-5, 10 %
-warmup. The task supplies the pooled embedding the pairs train
+balance the negatives (``num_iterations`` None), batch 16, one epoch, lr 2e-5, weight
+decay 0.01, 10 % warmup. The task supplies the pooled embedding the pairs train
 (:meth:`tunelab.tasks.Task.embedding`).
 """
 
@@ -36,14 +36,16 @@ class ContrastiveConfig(FeatureExtractionConfig):
     (None: every distinct pair at least once, the rarer kind repeated to balance).
     ``max_steps``: stop the pair phase after this many steps (None: all pairs, every
     epoch); also caps the distinct pairs drawn (at ``max_steps * pair_batch_size``).
-    ``body_lr``, ``pair_epochs``, ``pair_batch_size`` (pairs per step),
-    ``warmup_ratio``: the phase's AdamW schedule (linear warmup, then linear decay).
+    ``body_lr``, ``body_weight_decay`` (matrices only, setfit's ``l2_weight``),
+    ``pair_epochs``, ``pair_batch_size`` (pairs per step), ``warmup_ratio``: the phase's
+    AdamW schedule (linear warmup, then linear decay).
     """
 
     name: Literal["contrastive"] = "contrastive"
     num_iterations: int | None = Field(None, ge=1)
     max_steps: int | None = Field(None, ge=1)
     body_lr: float = Field(2e-5, gt=0.0)
+    body_weight_decay: float = Field(0.01, ge=0.0)
     pair_epochs: int = Field(1, ge=1)
     pair_batch_size: int = Field(16, ge=1)
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
@@ -95,6 +97,7 @@ class Contrastive(FeatureExtraction):
         cfg = self.cfg
         return PairTraining(
             lr=cfg.body_lr,
+            weight_decay=cfg.body_weight_decay,
             epochs=cfg.pair_epochs,
             batch_size=cfg.pair_batch_size,
             warmup_ratio=cfg.warmup_ratio,
