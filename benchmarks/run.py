@@ -50,7 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         "augmentation on a small imbalanced set, issue 15); selftrain: row 13 (self-training "
         "with unlabelled texts vs the labelled texts alone, issue 12)",
     )
+    parser.add_argument(
+        "--per-class",
+        default="8,16",
+        help="fewshot: the examples per class to run, of 8,16 (e.g. 8: rows 10a and 10c)",
+    )
     args = parser.parse_args(argv)
+    per_class = tuple(int(k) for k in args.per_class.split(","))
     quiet()
     console = Console()
     if not console.is_terminal:  # a log file: wide enough for the table
@@ -61,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; sizes {sizes}"
     )
-    rows = run_rows(sizes, console, args.rows, args.quick)
+    rows = run_rows(sizes, console, args.rows, args.quick, per_class)
     args.output.write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
     console.print(table(rows))
     met = sum(row.met for row in rows)
@@ -73,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_rows(sizes: Sizes, console: Console, which: str = "all", quick: bool = False) -> list[Row]:
+def run_rows(
+    sizes: Sizes,
+    console: Console,
+    which: str = "all",
+    quick: bool = False,
+    per_class: tuple[int, ...] = (8, 16),
+) -> list[Row]:
     """Rows in the issue's order (training first: the latency row reuses its models)."""
     import row_causal_lm
 
@@ -83,7 +95,7 @@ def run_rows(sizes: Sizes, console: Console, which: str = "all", quick: bool = F
     if which == "quality":
         return quality_rows(console, log)
     if which == "fewshot":
-        return fewshot_rows(console, log, quick)
+        return fewshot_rows(console, log, quick, per_class)
     if which == "augment":
         return augment_rows(console, log)
     if which == "selftrain":
@@ -141,13 +153,16 @@ def augment_rows(console: Console, log) -> list[Row]:
     return row_augment.run(log)
 
 
-def fewshot_rows(console: Console, log, quick: bool = False) -> list[Row]:
+def fewshot_rows(
+    console: Console, log, quick: bool = False, per_class: tuple[int, ...] = (8, 16)
+) -> list[Row]:
     """Row 10: strategy contrastive vs setfit at 8 and 16 examples per class (issue 12);
-    ``--quick``: one seed instead of three, pair phases capped."""
+    ``--quick``: one seed instead of three, pair phases capped; ``per_class``: a subset
+    of the cases (the 16-per-class ones take four times the 8's steps)."""
     import row_fewshot
 
     console.print("[bold]few labels: contrastive vs setfit (10)[/]")
-    return row_fewshot.run(log, quick)
+    return row_fewshot.run(log, quick, per_class)
 
 
 def selftrain_rows(console: Console, log) -> list[Row]:
