@@ -144,6 +144,9 @@ def _setfit(
 
     started = time.perf_counter()
     model = SetFitModel.from_pretrained(str(model_path()))
+    # setfit's max_length reaches only its end-to-end head; the body trains and encodes
+    # at the checkpoint's max_seq_length (256) unless it is set here, as tunelab's is.
+    model.model_body.max_seq_length = MAX_LENGTH
     args = TrainingArguments(
         output_dir=str(out), seed=seed, max_length=MAX_LENGTH, max_steps=max_steps or -1,
         report_to="none", save_strategy="no", show_progress_bar=False,
