@@ -151,7 +151,7 @@ def test_weight_decay_reaches_matrices_only(tiny_model_dir):
 
     setup = tiny_setup(tiny_model_dir, strategy_config("contrastive"), n_per_class=6)
     body = [p for group in setup.groups[:-1] for p in group.params]
-    decayed, plain = _decay_groups(body, 0.01)
+    decayed, plain = _decay_groups(setup.model, body, 0.01)
     assert decayed["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
     assert decayed["params"] and all(p.ndim == 2 for p in decayed["params"])
     assert plain["params"] and all(p.ndim == 1 for p in plain["params"])

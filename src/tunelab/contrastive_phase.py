@@ -35,7 +35,7 @@ from torch import nn
 
 from tunelab.batching import epoch_rng, shuffled_batches
 from tunelab.errors import ConfigError
-from tunelab.optim import lr_multiplier
+from tunelab.optim import lr_multiplier, no_weight_decay
 
 # All n (n + 1) / 2 pairs are drawn before sampling; past this many examples that is
 # tens of millions of pairs, and the phase is meant for 8-64 examples per class.
@@ -183,7 +183,8 @@ def train_on_pairs(
         source: the training batch source (``collate(indices)``).
     """
     total = settings.total_steps(len(pairs))
-    optimizer = torch.optim.AdamW(_decay_groups(params, settings.weight_decay), lr=settings.lr)
+    groups = _decay_groups(model, params, settings.weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr)
     warmup = math.ceil(settings.warmup_ratio * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_multiplier(step, total, warmup, "linear")
@@ -208,12 +209,14 @@ def train_on_pairs(
     return result
 
 
-def _decay_groups(params: list[nn.Parameter], weight_decay: float) -> list[dict]:
-    """Matrices decayed, vectors (biases, normalisation weights) not."""
-    return [
-        {"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
-    ]
+def _decay_groups(model: nn.Module, params: list[nn.Parameter], weight_decay: float) -> list[dict]:
+    """``params`` split by the trainer's rule (:func:`tunelab.optim.no_weight_decay`):
+    weights decayed, biases and normalisation weights not."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    plain = [p for p in params if no_weight_decay(names[id(p)], p)]
+    decayed = [p for p in params if not no_weight_decay(names[id(p)], p)]
+    return [{"params": decayed, "weight_decay": weight_decay},
+            {"params": plain, "weight_decay": 0.0}]  # fmt: skip
 
 
 def _pair_loss(

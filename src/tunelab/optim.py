@@ -45,7 +45,7 @@ def warmup_steps_for(cfg: TrainConfig, total_steps: int) -> int:
     return int(cfg.warmup_ratio * total_steps)
 
 
-def _no_decay(name: str, param: nn.Parameter) -> bool:
+def no_weight_decay(name: str, param: nn.Parameter) -> bool:
     """Biases and normalisation weights are not decayed (they are scales, not features)."""
     return param.ndim <= 1 or name.endswith(".bias")
 
@@ -67,7 +67,7 @@ def build_param_groups(
         base_lr = (cfg.head_lr if i == len(groups) - 1 else cfg.lr) * plan.lr_scale
         params = [p for p in group.params if plan.state != "lora" or p.requires_grad]
         for decay in (True, False):
-            chosen = [p for p in params if _no_decay(names[id(p)], p) != decay]
+            chosen = [p for p in params if no_weight_decay(names[id(p)], p) != decay]
             if chosen:
                 param_groups.append(
                     {
