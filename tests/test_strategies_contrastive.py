@@ -33,7 +33,17 @@ def test_defaults_are_setfits():
     cfg = strategy_config("contrastive")
     assert (cfg.num_iterations, cfg.max_steps, cfg.pair_epochs) == (None, None, 1)
     assert (cfg.body_lr, cfg.pair_batch_size, cfg.warmup_ratio) == (2e-5, 16, 0.1)
+    assert cfg.body_weight_decay == 0.01  # setfit's l2_weight
     assert cfg.head_solver == "auto"
+
+
+def test_the_pair_phase_gets_the_configured_settings():
+    from tunelab.strategies.base import create_strategy
+
+    cfg = strategy_config("contrastive", body_lr=3e-5, body_weight_decay=0.2, pair_epochs=2)
+    settings = create_strategy(cfg).pair_training(seed=7)
+    assert (settings.lr, settings.weight_decay, settings.epochs) == (3e-5, 0.2, 2)
+    assert (settings.batch_size, settings.warmup_ratio, settings.seed) == (16, 0.1, 7)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +51,7 @@ def test_defaults_are_setfits():
     [
         ({"num_iterations": 0}, "num_iterations"),
         ({"body_lr": 0}, "body_lr"),
+        ({"body_weight_decay": -0.1}, "body_weight_decay"),
         ({"warmup_ratio": 1.0}, "warmup_ratio"),
         ({"pair_batch_size": 0}, "pair_batch_size"),
         ({"k": 2}, "k"),  # top_k's key: not read by contrastive
