@@ -11,9 +11,8 @@ both sides after ``QUICK_MAX_STEPS`` steps (setfit's ``max_steps``, which also c
 distinct pairs drawn at 16 x 24 = 384); ``--per-class 8`` or ``16`` runs those cases only.
 Heads differ as the two libraries do: setfit fits scikit-learn's
 ``LogisticRegression()`` on the training embeddings; tunelab solves its linear head with
-L-BFGS, its weight decay chosen (by validation loss: under 100 examples) on a
-validation split of k examples per class, drawn with seed s from the set's validation
-split (examples setfit does not see). Both are
+L-BFGS, its weight decay chosen on a validation split of k examples per class, drawn
+with seed s from the set's validation split (examples setfit does not see). Both are
 scored on the sets' whole test splits, which nothing was tuned on.
 
 Rows per set and k: the test macro-F1 gap in points (tunelab - setfit, mean over the

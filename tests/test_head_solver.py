@@ -12,13 +12,7 @@ from rich.console import Console
 
 import tunelab
 from tunelab.errors import ConfigError
-from tunelab.head_solver import (
-    MIN_EXAMPLES_FOR_METRIC,
-    linear_head,
-    selection_metric,
-    solve_linear_head,
-    solver_decision,
-)
+from tunelab.head_solver import linear_head, solve_linear_head
 from tunelab.layers import LayerGroup
 from tunelab.models.head import ClassificationHead
 from tunelab.tasks.classification import ClassificationTrainConfig, classification_objective
@@ -61,37 +55,14 @@ def test_the_solution_is_scikit_learns_balanced_logistic_regression():
 def test_the_penalty_is_chosen_by_the_monitored_validation_metric():
     # few examples, many features: a weak penalty overfits, a strong one underfits
     x, y = _blobs([40, 20, 8], seed=0, dim=40, spread=1.0, scale=0.4)
-    val = _blobs([66, 26, 8], seed=1, dim=40, spread=1.0, scale=0.4)
-    assert len(val[1]) >= MIN_EXAMPLES_FOR_METRIC
+    val = _blobs([60, 25, 8], seed=1, dim=40, spread=1.0, scale=0.4)
     decays = (10.0, 1.0, 0.1, 0.01, 1e-3, 1e-5)
     solution = solve_linear_head((x, y), val, _objective(y), 3, decays=decays)
     scores = [step["f1_macro"] for step in solution.path]
-    assert solution.selected_by == "f1_macro"
     assert [step["weight_decay"] for step in solution.path] == list(decays)
     assert solution.weight_decay == decays[scores.index(max(scores))]  # first of ties
     assert solution.metrics["f1_macro"] == max(scores)
     assert solution.weight_decay == 1.0 and min(scores) < max(scores) - 0.05
-
-
-def test_a_small_validation_split_chooses_the_penalty_by_its_loss():
-    # 8 per class: macro-F1 of 24 examples ties over the path; the loss ranks every penalty
-    x, y = _blobs([8, 8, 8], seed=0, dim=40, spread=1.0, scale=0.4)
-    val = _blobs([8, 8, 8], seed=1, dim=40, spread=1.0, scale=0.4)
-    decays = (10.0, 1.0, 0.1, 0.01, 1e-3, 1e-5)
-    solution = solve_linear_head((x, y), val, _objective(y), 3, decays=decays)
-    losses = [step["loss"] for step in solution.path]
-    assert solution.selected_by == "loss"
-    assert solution.weight_decay == decays[losses.index(min(losses))]
-    assert solution.metrics["loss"] == min(losses)
-    reason = solver_decision(solution, "f1_macro")["reason"]
-    assert f"best validation loss {min(losses):.4f} (fewer than 100" in reason
-    assert f"validation f1_macro {solution.metrics['f1_macro']:.4f})" in reason
-
-
-def test_the_selection_metric_follows_the_validation_size():
-    objective = _objective(torch.tensor([0, 1, 2]))
-    assert selection_metric(objective, MIN_EXAMPLES_FOR_METRIC - 1) == ("loss", "min")
-    assert selection_metric(objective, MIN_EXAMPLES_FOR_METRIC) == ("f1_macro", "max")
 
 
 def test_linear_head_accepts_dropout_plus_linear_only():

