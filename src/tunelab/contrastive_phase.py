@@ -35,7 +35,7 @@ from torch import nn
 
 from tunelab.batching import epoch_rng, shuffled_batches
 from tunelab.errors import ConfigError
-from tunelab.optim import lr_multiplier, no_weight_decay
+from tunelab.optim import lr_multiplier, split_by_decay
 
 # All n (n + 1) / 2 pairs are drawn before sampling; past this many examples that is
 # tens of millions of pairs, and the phase is meant for 8-64 examples per class.
@@ -210,11 +210,9 @@ def train_on_pairs(
 
 
 def _decay_groups(model: nn.Module, params: list[nn.Parameter], weight_decay: float) -> list[dict]:
-    """``params`` split by the trainer's rule (:func:`tunelab.optim.no_weight_decay`):
+    """``params`` split by the trainer's rule (:func:`tunelab.optim.split_by_decay`):
     weights decayed, biases and normalisation weights not."""
-    names = {id(p): n for n, p in model.named_parameters()}
-    plain = [p for p in params if no_weight_decay(names[id(p)], p)]
-    decayed = [p for p in params if not no_weight_decay(names[id(p)], p)]
+    decayed, plain = split_by_decay(params, {id(p): n for n, p in model.named_parameters()})
     return [{"params": decayed, "weight_decay": weight_decay},
             {"params": plain, "weight_decay": 0.0}]  # fmt: skip
 

@@ -50,6 +50,15 @@ def no_weight_decay(name: str, param: nn.Parameter) -> bool:
     return param.ndim <= 1 or name.endswith(".bias")
 
 
+def split_by_decay(
+    params: list[nn.Parameter], names: dict[int, str]
+) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """``params`` as (decayed, not decayed) by :func:`no_weight_decay`; ``names`` maps
+    ``id(param)`` to its name in the model."""
+    plain = {id(p) for p in params if no_weight_decay(names[id(p)], p)}
+    return [p for p in params if id(p) not in plain], [p for p in params if id(p) in plain]
+
+
 def build_param_groups(
     model: nn.Module, groups: list[LayerGroup], plans: list[GroupPlan], cfg: TrainConfig
 ) -> list[dict]:
@@ -66,8 +75,7 @@ def build_param_groups(
             continue
         base_lr = (cfg.head_lr if i == len(groups) - 1 else cfg.lr) * plan.lr_scale
         params = [p for p in group.params if plan.state != "lora" or p.requires_grad]
-        for decay in (True, False):
-            chosen = [p for p in params if no_weight_decay(names[id(p)], p) != decay]
+        for chosen, decay in zip(split_by_decay(params, names), (True, False), strict=True):
             if chosen:
                 param_groups.append(
                     {
