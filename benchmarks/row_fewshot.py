@@ -9,11 +9,13 @@ to balance the negatives; 16 pairs a step, one epoch, lr 2e-5, weight decay 0.01
 warmup) and the same seed s: 24-320 steps per case. ``--quick`` runs one seed and stops
 both sides after ``QUICK_MAX_STEPS`` steps (setfit's ``max_steps``, which also caps the
 distinct pairs drawn at 16 x 24 = 384); ``--per-class 8`` or ``16`` runs those cases only.
-Heads differ as the two libraries do: setfit fits scikit-learn's
-``LogisticRegression()`` on the training embeddings; tunelab solves its linear head with
-L-BFGS, its weight decay chosen on a validation split of k examples per class, drawn
-with seed s from the set's validation split (examples setfit does not see). Both are
-scored on the sets' whole test splits, which nothing was tuned on.
+Heads are the same model fitted by different code: setfit fits scikit-learn's
+``LogisticRegression()`` on the normalised training embeddings; tunelab solves its
+linear head with L-BFGS at the same penalty (``strategy.head_c`` 1) on the same
+normalised features. tunelab's run also gets a validation split of k examples per class,
+drawn with seed s from the set's validation split (examples setfit does not see), which
+it scores but no longer chooses anything on. Both are scored on the sets' whole test
+splits, which nothing was tuned on.
 
 Rows per set and k: the test macro-F1 gap in points (tunelab - setfit, mean over the
 seeds; target: within one point) and the training wall time ratio (tunelab's pair

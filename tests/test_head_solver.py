@@ -12,7 +12,7 @@ from rich.console import Console
 
 import tunelab
 from tunelab.errors import ConfigError
-from tunelab.head_solver import linear_head, solve_linear_head
+from tunelab.head_solver import linear_head, linear_inputs, solve_linear_head, solver_decision
 from tunelab.layers import LayerGroup
 from tunelab.models.head import ClassificationHead
 from tunelab.tasks.classification import ClassificationTrainConfig, classification_objective
@@ -70,6 +70,28 @@ def test_linear_head_accepts_dropout_plus_linear_only():
     found = linear_head(LayerGroup("head", list(plain.parameters()), [plain]))
     assert found is plain.net[-1]
     assert linear_head(LayerGroup("head", list(deep.parameters()), [deep])) is None
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_the_solve_sees_what_the_linear_layer_sees(normalize):
+    """A normalising head's linear layer gets unit rows; the solve must fit on those."""
+    head = ClassificationHead(8, 3, dropout=0.5, normalize=normalize).train()
+    group = LayerGroup("head", list(head.parameters()), [head])
+    x = 3.0 * torch.randn(6, 8)
+    inputs = linear_inputs(group, linear_head(group), x)
+    expected = torch.nn.functional.normalize(x, dim=-1) if normalize else x
+    assert torch.allclose(inputs, expected)  # dropout off: the head as it predicts
+    assert head.training  # left in the mode it came in
+
+
+def test_a_fixed_penalty_says_how_it_was_set():
+    x, y = _blobs([20, 20, 20], seed=0)
+    solution = solve_linear_head((x, y), (x, y), _objective(y), 3, decays=(0.05,))
+    decision = solver_decision(solution, "f1_macro", penalty="= 1 / (C n)")
+    assert (
+        decision["reason"] == "auto: linear head on cached features; weight decay 0.05 = 1 / (C n)"
+    )
+    assert "tried" in solver_decision(solution, "f1_macro")["reason"]
 
 
 def test_a_feature_extraction_run_solves_its_linear_head(tiny_config, tmp_path):

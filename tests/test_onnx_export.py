@@ -35,6 +35,13 @@ def test_text_export_matches_the_predictor_on_a_new_batch_shape(text_run):
     np.testing.assert_allclose(probs, expected, atol=1e-4)
 
 
+def test_a_normalising_head_exports(tiny_model_dir, tmp_path):
+    """contrastive's head L2-normalises its input; the graph must do it too."""
+    run = train_tiny_text_run(tiny_model_dir, tmp_path, strategy="contrastive")
+    assert type(tunelab.load(run).model.head.net[0]).__name__ == "L2Normalize"
+    assert export_onnx(run).max_abs_diff < 1e-4
+
+
 def test_image_export_matches_pytorch(image_config, tmp_path):
     run = tunelab.fine_tune(
         {**image_config, "train": {**image_config["train"], "epochs": 1}}, tmp_path / "run"

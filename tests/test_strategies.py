@@ -207,3 +207,32 @@ def test_compare_takes_layers_by_name_but_not_by_default():
 
     assert "layers" not in all_strategies("text_classification")  # needs strategy.train
     assert _check_strategies(["layers", "top_k"], 1, "text_classification") == ["layers", "top_k"]
+
+
+def test_model_defaults_fill_only_keys_the_config_left_unset():
+    from tunelab.config import load_config
+    from tunelab.strategies import with_model_defaults
+
+    unset = with_model_defaults(load_config(base={"strategy": {"name": "contrastive"}}))
+    assert unset.model.head.normalize is True
+    assert "normalize" in unset.model.head.model_fields_set  # config.yaml records it
+    kept = with_model_defaults(
+        load_config(
+            base={"strategy": {"name": "contrastive"}, "model": {"head": {"normalize": False}}}
+        )  # fmt: skip
+    )
+    assert kept.model.head.normalize is False
+    other = load_config(base={"strategy": {"name": "top_k"}})
+    assert with_model_defaults(other) is other
+
+
+def test_model_defaults_skip_keys_the_tasks_model_lacks(monkeypatch):
+    """A task whose model section has no such key (a causal LM has no classification
+    head) gets nothing preset, and nothing raised."""
+    from tunelab.config import load_config
+    from tunelab.strategies import strategy_class, with_model_defaults
+
+    defaults = {"head.width": (3, "no such key"), "adapter.rank": (8, "no such section")}
+    monkeypatch.setattr(strategy_class("contrastive"), "model_defaults", defaults)
+    cfg = load_config(base={"strategy": {"name": "contrastive"}})
+    assert with_model_defaults(cfg) is cfg

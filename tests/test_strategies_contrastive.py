@@ -34,7 +34,7 @@ def test_defaults_are_setfits():
     assert (cfg.num_iterations, cfg.max_steps, cfg.pair_epochs) == (None, None, 1)
     assert (cfg.body_lr, cfg.pair_batch_size, cfg.warmup_ratio) == (2e-5, 16, 0.1)
     assert cfg.body_weight_decay == 0.01  # setfit's l2_weight
-    assert cfg.head_solver == "auto"
+    assert cfg.head_solver == "auto" and cfg.head_c == 1.0  # LogisticRegression()
 
 
 def test_the_pair_phase_gets_the_configured_settings():
@@ -117,6 +117,36 @@ def test_run_trains_the_backbone_on_pairs_then_solves_the_head(tiny_model_dir, t
     assert result.metrics["validation"]["f1_macro"] > fe.metrics["validation"]["f1_macro"]
     predictions = tunelab.load(result.run_dir).predict(["pizza pasta", "laptop wifi"])
     assert {p.label for p in predictions} <= {"food", "sport", "tech"}
+
+
+def test_the_head_is_setfits_on_unit_features_and_reloads_so(tiny_model_dir, tmp_path):
+    """C = 1 (weight decay 1 / n) on L2-normalised features, both recorded; the saved
+    model normalises too, so it predicts what the run scored."""
+    result = tunelab.fine_tune(_config(tiny_model_dir, tmp_path, max_steps=2), tmp_path / "run")
+    decisions = result.metrics["decisions"]
+    n = json.loads((result.run_dir / "data_summary.json").read_text())["splits"]["train"]["n"]
+    solver = decisions["strategy.head_solver"]
+    assert [step["weight_decay"] for step in solver["path"]] == [pytest.approx(1 / n)]
+    assert f"strategy.head_c=1 and n={n}" in solver["reason"]
+    assert decisions["model.head.normalize"]["value"] is True
+    assert yaml.safe_load((result.run_dir / "config.yaml").read_text())["model"]["head"][
+        "normalize"
+    ]
+    # the model the run scored (its forward normalises) is the one solved on unit rows
+    assert result.metrics["validation"]["f1_macro"] == pytest.approx(solver["path"][0]["f1_macro"])
+    assert type(tunelab.load(result.run_dir).model.head.net[0]).__name__ == "L2Normalize"
+
+
+def test_head_c_null_chooses_the_penalty_on_validation_and_normalize_false_is_kept(
+    tiny_model_dir, tmp_path
+):
+    config = _config(tiny_model_dir, tmp_path, max_steps=2, head_c=None)
+    config["model"]["head"] = {"normalize": False}
+    result = tunelab.fine_tune(config, tmp_path / "run")
+    assert len(result.metrics["decisions"]["strategy.head_solver"]["path"]) == 15
+    assert "model.head.normalize" not in result.metrics["decisions"]
+    head = tunelab.load(result.run_dir).model.head
+    assert type(head.net[0]).__name__ == "Dropout"
 
 
 def test_the_run_is_seeded(tiny_model_dir, tmp_path):

@@ -30,6 +30,19 @@ WEIGHT_DECAYS: tuple[float, ...] = tuple(float(d) for d in np.geomspace(10.0, 1e
 MAX_ITERATIONS = 500
 
 
+@dataclass(frozen=True)
+class HeadPenalties:
+    """The weight decays a strategy has the head solved with, and why those.
+
+    Attributes:
+        decays: penalties to try, strongest first; the best on validation is kept.
+        reason: how a single fixed penalty was set (None: chosen on validation).
+    """
+
+    decays: tuple[float, ...] = WEIGHT_DECAYS
+    reason: str | None = None
+
+
 @dataclass
 class HeadSolution:
     """The solved head and how it was chosen.
@@ -142,8 +155,34 @@ def _validation_metrics(
     return {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
 
 
-def fit_head(trainer, head: nn.Linear, setting: str, console) -> tuple[object, dict]:
-    """Solve ``head`` on the trainer's cached features in place of ``trainer.fit()``.
+@torch.no_grad()
+def linear_inputs(head: LayerGroup, linear: nn.Linear, features: torch.Tensor) -> torch.Tensor:
+    """What ``linear`` receives when the head group runs on ``features``.
+
+    The head's parameter-free steps before its linear layer (L2 normalisation; dropout,
+    the identity in eval mode) apply to the cached features at inference, so the solve
+    must see them too. A group of several modules, whose order is unknown, passes the
+    features as they are.
+    """
+    if len(head.modules) != 1:
+        return features
+    module, seen = head.modules[0], []
+    hook = linear.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    was_training = module.training
+    module.eval()
+    try:
+        module(features.to(linear.weight.device, linear.weight.dtype))
+    finally:
+        hook.remove()
+        module.train(was_training)
+    return seen[0].to(features.device) if seen else features
+
+
+def fit_head(
+    trainer, head: LayerGroup, setting: str, console, penalties: HeadPenalties
+) -> tuple[object, dict]:
+    """Solve the linear layer of ``head`` on the trainer's cached features in place of
+    ``trainer.fit()``, with the weight decays of ``penalties``.
 
     The trainer's state then reads like a one-evaluation run (history row, best epoch
     1, the solve's wall time and L-BFGS iterations as its steps), so the run's metrics,
@@ -156,14 +195,16 @@ def fit_head(trainer, head: nn.Linear, setting: str, console) -> tuple[object, d
     from tunelab.progress import format_history_row
     from tunelab.trainer import TrainState
 
-    train, val, objective = trainer.train_data, trainer.val_data, trainer.objective
-    solution = solve_linear_head(
-        (train.features, train.labels), (val.features, val.labels), objective, head.out_features
-    )
+    linear = linear_head(head)
+    assert linear is not None, "the strategy solves only a head that is one linear layer"
+    objective = trainer.objective
+    train, val = ((linear_inputs(head, linear, split.features), split.labels)
+                  for split in (trainer.train_data, trainer.val_data))  # fmt: skip
+    solution = solve_linear_head(train, val, objective, linear.out_features, penalties.decays)
     with torch.no_grad():
-        head.weight.copy_(solution.weight.to(head.weight))
-        head.bias.copy_(solution.bias.to(head.bias))
-    row = _history_row(solution, (train.features, train.labels), objective, head)
+        linear.weight.copy_(solution.weight.to(linear.weight))
+        linear.bias.copy_(solution.bias.to(linear.bias))
+    row = _history_row(solution, train, objective, linear)
     trainer.state = TrainState(
         epoch=1, step=row["step"], best_value=solution.metrics[objective.monitor],
         best_epoch=1, best_step=row["step"], epoch_seconds=[solution.seconds], history=[row],
@@ -174,22 +215,23 @@ def fit_head(trainer, head: nn.Linear, setting: str, console) -> tuple[object, d
     console.print(format_history_row(row, objective))
     for callback in trainer.callbacks:  # one evaluation, as the callbacks expect (pruning,
         callback.on_evaluate(trainer, solution.metrics)  # tracking); may raise TrialPruned
-    decision = solver_decision(solution, objective.monitor, setting)
+    decision = solver_decision(solution, objective.monitor, setting, penalties.reason)
     console.print(f"strategy.head_solver: {decision['value']} ({decision['reason']})")
     return trainer.state, decision
 
 
-def solver_decision(solution: HeadSolution, monitor: str, setting: str = "auto") -> dict:
-    """The ``strategy.head_solver`` entry of metrics.json "decisions"."""
+def solver_decision(
+    solution: HeadSolution, monitor: str, setting: str = "auto", penalty: str | None = None
+) -> dict:
+    """The ``strategy.head_solver`` entry of metrics.json "decisions"; ``penalty`` says
+    how the weight decay was set (None: chosen on validation among those tried)."""
     why = "auto: linear head on cached features" if setting == "auto" else "set in config"
+    best = solution.metrics[monitor]
+    chosen = penalty or f"of {len(solution.path)} tried, best validation {monitor} {best:.4f}"
     return {
         "setting": setting,
         "value": "lbfgs",
-        "reason": (
-            f"{why}; weight decay {solution.weight_decay:.3g} "
-            f"of {len(solution.path)} tried, best validation {monitor} "
-            f"{solution.metrics[monitor]:.4f}"
-        ),
+        "reason": f"{why}; weight decay {solution.weight_decay:.3g} {chosen}",
         "weight_decay": solution.weight_decay,
         "path": solution.path,
         "seconds": round(solution.seconds, 3),

@@ -40,7 +40,13 @@ from tunelab.prefix_cache import (
 from tunelab.run_dir import check_run_dir, choose_run_dir, mark_failed, now, start_run_dir
 from tunelab.run_metrics import measured_metrics
 from tunelab.self_training import check_self_training, self_train
-from tunelab.strategies import PhaseInputs, Strategy, apply_strategy
+from tunelab.strategies import (
+    PhaseInputs,
+    Strategy,
+    apply_strategy,
+    model_default_decisions,
+    with_model_defaults,
+)
 from tunelab.summary import layers_report, print_groups, record_phase
 from tunelab.tasks import BuiltModel, Task, get_task
 from tunelab.tracking import TrackedRun
@@ -87,6 +93,7 @@ def fine_tune(
             cfg, output_dir, console, feature_memory,
             resume=resume, overwrite=overwrite, callbacks=callbacks,
         )  # fmt: skip
+    cfg = with_model_defaults(cfg)  # e.g. contrastive: model.head.normalize
     check_continual(cfg)
     check_self_training(cfg)
     run_dir = choose_run_dir(cfg, output_dir)
@@ -241,8 +248,9 @@ def train_and_validate(
     if head is None:
         state = trainer.fit(resume=resume)
     else:  # a linear head on cached features: solved, not trained (head_solver.py)
+        penalties = strategy.head_penalties(len(data["train"].labels))
         state, decisions["strategy.head_solver"] = fit_head(
-            trainer, head, cfg.strategy.head_solver, console
+            trainer, head, cfg.strategy.head_solver, console, penalties
         )
     scores = trainer.evaluate(data["validation"]).metrics
     validation = {k: v for k, v in scores.items() if not isinstance(v, list | dict)}
@@ -300,9 +308,10 @@ def _decide(
 ) -> tuple[TrainConfig, dict[str, dict]]:
     """Settings resolved at run time, by config key: what the objective decided (its
     ``decisions``, e.g. ``auto`` class weights) and the ``train`` keys the strategy
-    changed (:meth:`Strategy.adjust_train`). Each is printed as one line; the run
+    changed (:meth:`Strategy.adjust_train`), and the ``model`` keys that hold the
+    strategy's defaults (:func:`with_model_defaults`). Each is printed as one line; the run
     records them in ``metrics.json`` ("decisions")."""
-    decisions = dict(getattr(objective, "decisions", {}))
+    decisions = {**getattr(objective, "decisions", {}), **model_default_decisions(strategy, cfg)}
     train_cfg = strategy.adjust_train(cfg.train)
     before, after = _flat(cfg.train.model_dump()), _flat(train_cfg.model_dump())
     for key, value in after.items():

@@ -16,11 +16,13 @@ from tunelab.strategies.base import (
     apply_plan,
     apply_strategy,
     create_strategy,
+    model_default_decisions,
     register_strategy,
     strategy_class,
     strategy_config,
     strategy_config_class,
     strategy_names,
+    with_model_defaults,
 )
 
 __all__ = [
@@ -30,9 +32,11 @@ __all__ = [
     "apply_plan",
     "apply_strategy",
     "create_strategy",
+    "model_default_decisions",
     "register_strategy",
     "strategy_class",
     "strategy_config",
     "strategy_config_class",
     "strategy_names",
+    "with_model_defaults",
 ]

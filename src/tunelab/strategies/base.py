@@ -16,6 +16,9 @@ shared, so a strategy is one small class in one file:
   e.g. contrastive training of the backbone on pairs (default: none); its record goes
   to ``metrics.json`` ("strategy_phase") and marks the groups it trained in
   ``layers.json``.
+* ``model_defaults``: keys of the ``model`` section the strategy sets where the config
+  leaves them unset, each with its reason (contrastive normalises the head's input);
+  :func:`with_model_defaults` fills them in before the model is built.
 * ``config_class``: its ``strategy`` config section (a key it does not read is an
   error), and ``search_space()``: the keys of that section a search varies by default.
 
@@ -79,6 +82,8 @@ class Strategy:
     name: ClassVar[str] = ""
     config_class: ClassVar[type[StrategyConfig]] = StrategyConfig
     uses_feature_cache: ClassVar[bool] = False
+    # dotted key under ``model`` -> (value, why), for keys the config leaves unset
+    model_defaults: ClassVar[dict[str, tuple[Any, str]]] = {}
 
     def __init__(self, cfg: StrategyConfig) -> None:
         self.cfg = cfg
@@ -156,6 +161,40 @@ def strategy_config_class(name: str) -> type[StrategyConfig]:
 def strategy_config(name: str, **settings: Any) -> StrategyConfig:
     """A validated ``strategy`` section: ``strategy_config("top_k", k=1)``."""
     return strategy_config_class(name)(name=name, **settings)
+
+
+def with_model_defaults(cfg: Config) -> Config:
+    """``cfg`` with its strategy's ``model_defaults`` filled in: each where the config
+    left the key unset and the task's model section has it (a run records them in
+    ``config.yaml``, and its saved model is built with them)."""
+    model = cfg.model
+    for key, (value, _) in strategy_class(cfg.strategy.name).model_defaults.items():
+        model = _preset(model, key.split("."), value)
+    return cfg if model is cfg.model else cfg.model_copy(update={"model": model})
+
+
+def _preset(section: Any, path: list[str], value: Any) -> Any:
+    name = path[0]
+    if name not in type(section).model_fields:
+        return section
+    if len(path) > 1:
+        inner = _preset(getattr(section, name), path[1:], value)
+        same = inner is getattr(section, name)
+        return section if same else section.model_copy(update={name: inner})
+    return section if name in section.model_fields_set else section.model_copy(update={name: value})
+
+
+def model_default_decisions(strategy: Strategy, cfg: Config) -> dict[str, dict]:
+    """The ``model`` keys that hold the strategy's default, as run decisions."""
+    decisions = {}
+    for key, (value, why) in strategy.model_defaults.items():
+        section: Any = cfg.model
+        for name in key.split("."):
+            section = getattr(section, name, None)
+        if section == value:
+            reason = f"strategy {strategy.name}: {why}"
+            decisions[f"model.{key}"] = {"value": value, "reason": reason}
+    return decisions
 
 
 def apply_strategy(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from torch import nn
 
 from tunelab.config import StrategyConfig, TrainConfig
 from tunelab.errors import ConfigError
-from tunelab.head_solver import linear_head
+from tunelab.head_solver import HeadPenalties, linear_head
 from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan, Strategy, register_strategy
 
@@ -76,18 +75,24 @@ class FeatureExtraction(Strategy):
     name = "feature_extraction"
     config_class = FeatureExtractionConfig
     uses_feature_cache = True
-    # The linear layer the run solves with L-BFGS instead of training (set by plan).
-    head_to_solve: nn.Linear | None = None
+    # The head group whose one linear layer the run solves with L-BFGS instead of
+    # training it (set by plan).
+    head_to_solve: LayerGroup | None = None
 
     def plan(self, groups: list[LayerGroup]) -> list[GroupPlan]:
         if self.cfg.head_solver != "adamw":
-            self.head_to_solve = linear_head(groups[-1])
+            self.head_to_solve = groups[-1] if linear_head(groups[-1]) else None
             if self.head_to_solve is None and self.cfg.head_solver == "lbfgs":
                 raise ConfigError(
                     "strategy.head_solver=lbfgs needs a head that is one linear layer; "
                     "this head has hidden layers: use strategy.head_solver=adamw"
                 )
         return _head_only(groups)
+
+    def head_penalties(self, train_examples: int) -> HeadPenalties:
+        """The solved head's weight decays: every one of the solver's path, the best on
+        validation kept (as ``LogisticRegressionCV`` chooses C)."""
+        return HeadPenalties()
 
     def adjust_train(self, train_cfg: TrainConfig) -> TrainConfig:
         """``strategy.head_epochs`` epochs, early-stopping patience at least 10 (a solved

@@ -38,6 +38,10 @@ class HeadConfig(_Section):
     hidden_sizes: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     activation: Literal["gelu", "relu", "tanh"] = "gelu"
+    # Scale each pooled feature vector to unit length before the head: for features
+    # trained on cosine similarity (strategy contrastive sets it when left unset), whose
+    # length carries nothing the training shaped.
+    normalize: bool = False
 
 
 class ClassifierModelConfig(ModelConfig):

@@ -260,13 +260,7 @@ def build_audio_classifier(
 ) -> tuple[AudioClassifier, AudioFrontend, Path | None]:
     """Encoder + head; the source path is None for random weights."""
     encoder, frontend, path = load_backbone(cfg, clip_seconds, crop)
-    head = ClassificationHead(
-        encoder.config.hidden_size,
-        num_classes,
-        cfg.head.hidden_sizes,
-        cfg.head.dropout,
-        cfg.head.activation,
-    )
+    head = ClassificationHead.from_config(encoder.config.hidden_size, num_classes, cfg.head)
     model = AudioClassifier(encoder, head, frontend.input_name)
     return model, frontend, path if cfg.pretrained else None
 

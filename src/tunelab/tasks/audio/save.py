@@ -62,13 +62,8 @@ def load_audio_predictor(model_dir: Path, card: dict, device: str = "cpu"):
     from tunelab.tasks.audio.predictor import AudioPredictor
 
     encoder = _encoder_from_config(json.loads((model_dir / BACKBONE_CONFIG).read_text()))
-    head_cfg = HeadConfig(**card["head"])
-    head = ClassificationHead(
-        encoder.config.hidden_size,
-        len(card["labels"]),
-        head_cfg.hidden_sizes,
-        head_cfg.dropout,
-        head_cfg.activation,
+    head = ClassificationHead.from_config(
+        encoder.config.hidden_size, len(card["labels"]), HeadConfig(**card["head"])
     )
     clip = card["clip"]
     model = AudioClassifier(encoder, head, clip["input_name"])

@@ -349,13 +349,7 @@ def build_image_classifier(
         The classifier and the weights file (None for ``model.pretrained: false``).
     """
     backbone, source = create_backbone(cfg)
-    head = ClassificationHead(
-        backbone.num_features,
-        num_classes,
-        cfg.head.hidden_sizes,
-        cfg.head.dropout,
-        cfg.head.activation,
-    )
+    head = ClassificationHead.from_config(backbone.num_features, num_classes, cfg.head)
     return ImageClassifier(backbone, head, cfg.freeze_bn), source
 
 

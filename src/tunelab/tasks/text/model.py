@@ -354,13 +354,7 @@ def build_text_classifier(
     if "max_length" in cfg.model_fields_set:  # see check_max_length for the default
         check_max_length(backbone, cfg.max_length, path)
     drop_top_layers(backbone, cfg.drop_top_layers)
-    head = ClassificationHead(
-        hidden_size(backbone),
-        num_classes,
-        cfg.head.hidden_sizes,
-        cfg.head.dropout,
-        cfg.head.activation,
-    )
+    head = ClassificationHead.from_config(hidden_size(backbone), num_classes, cfg.head)
     return (
         TextClassifier(backbone, head, cfg.pooling),
         load_tokenizer(path, trust_remote_code=cfg.trust_remote_code),

@@ -13,7 +13,7 @@ from tunelab.acceleration import intra_op_threads
 from tunelab.batching import TokenBatches
 from tunelab.errors import DataError, RunDirError
 from tunelab.models.head import ClassificationHead
-from tunelab.tasks.classification import Prediction, predictions
+from tunelab.tasks.classification import HeadConfig, Prediction, predictions
 from tunelab.tasks.text.fused_encoder import fuse_for_inference
 from tunelab.tasks.text.model import (
     TextClassifier,
@@ -115,13 +115,8 @@ def load_text_predictor(model_dir: Path, card: dict, device: str = "cpu") -> Pre
         backbone = load_adapter(backbone, model_dir / "adapter")
     else:
         backbone = load_backbone(model_dir, pretrained=False)
-    head_cfg = card["head"]
-    head = ClassificationHead(
-        hidden_size(backbone),
-        len(card["labels"]),
-        head_cfg["hidden_sizes"],
-        head_cfg["dropout"],
-        head_cfg["activation"],
+    head = ClassificationHead.from_config(
+        hidden_size(backbone), len(card["labels"]), HeadConfig(**card["head"])
     )
     model = TextClassifier(backbone, head, card["pooling"])
     weights = load_file(str(model_dir / "model.safetensors"))

@@ -33,9 +33,7 @@ class SeriesClassifier(nn.Module):
         super().__init__()
         self.backbone = backbone
         width = channels * backbone.config.d_model
-        self.head = ClassificationHead(
-            width, classes, head.hidden_sizes, head.dropout, head.activation
-        )
+        self.head = ClassificationHead.from_config(width, classes, head)
 
     def encode(self, past_values: torch.Tensor) -> torch.Tensor:
         """``[B, length, channels]`` -> ``[B, channels * d_model]``."""
