@@ -38,7 +38,7 @@ def test_text_export_matches_the_predictor_on_a_new_batch_shape(text_run):
 def test_a_normalising_head_exports(tiny_model_dir, tmp_path):
     """contrastive's head L2-normalises its input; the graph must do it too."""
     run = train_tiny_text_run(tiny_model_dir, tmp_path, strategy="contrastive")
-    assert type(tunelab.load(run).model.head.net[0]).__name__ == "L2Normalize"
+    assert type(tunelab.load(run).model.head.normalize).__name__ == "L2Normalize"
     assert export_onnx(run).max_abs_diff < 1e-4
 
 

@@ -93,7 +93,7 @@ def fine_tune(
             cfg, output_dir, console, feature_memory,
             resume=resume, overwrite=overwrite, callbacks=callbacks,
         )  # fmt: skip
-    cfg = with_model_defaults(cfg)  # e.g. contrastive: model.head.normalize
+    cfg = with_model_defaults(cfg)  # model keys the strategy presets (Strategy.model_defaults)
     check_continual(cfg)
     check_self_training(cfg)
     run_dir = choose_run_dir(cfg, output_dir)

@@ -40,8 +40,9 @@ class ClassificationHead(nn.Module):
         normalize: bool = False,
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = [L2Normalize()] if normalize else []
-        layers.append(nn.Dropout(dropout))
+        # outside ``net``: its weights keep their names with or without it
+        self.normalize: nn.Module = L2Normalize() if normalize else nn.Identity()
+        layers: list[nn.Module] = [nn.Dropout(dropout)]
         width = in_features
         for size in hidden_sizes:
             layers += [nn.Linear(width, size), _ACTIVATIONS[activation](), nn.Dropout(dropout)]
@@ -63,4 +64,4 @@ class ClassificationHead(nn.Module):
         )
 
     def forward(self, features):  # noqa: D102 - a plain forward
-        return self.net(features)
+        return self.net(self.normalize(features))
