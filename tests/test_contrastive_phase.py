@@ -156,3 +156,20 @@ def test_weight_decay_reaches_matrices_only(tiny_model_dir):
     assert decayed["params"] and all(p.ndim == 2 for p in decayed["params"])
     assert plain["params"] and all(p.ndim == 1 for p in plain["params"])
     assert len(decayed["params"]) + len(plain["params"]) == len(body)
+
+
+def test_the_first_warmup_step_runs_at_lr_zero_as_under_hf_trainer(tiny_model_dir):
+    """setfit's body trains under HF Trainer, whose warmup starts at lr 0: one step of a
+    warmed-up phase moves Adam's moments, not the weights."""
+    setup = tiny_setup(tiny_model_dir, strategy_config("contrastive"), n_per_class=6)
+    body = [p for group in setup.groups[:-1] for p in group.params]
+    for param in body:
+        param.requires_grad_(True)
+    before = [p.detach().clone() for p in body]
+    pairs = contrastive_pairs(setup.data.labels.tolist(), seed=0, num_iterations=2)
+    settings = PairTraining(lr=1e-3, warmup_ratio=0.1, max_steps=1, seed=0)
+    result = train_on_pairs(
+        setup.model, body, pooled_embedding, setup.data, pairs, settings, torch.device("cpu")
+    )
+    assert result.steps == 1
+    assert all(torch.equal(p, b) for p, b in zip(body, before, strict=True))

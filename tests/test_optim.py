@@ -118,3 +118,16 @@ def test_a_bad_optimizer_is_one_line_before_anything_is_written(
         tunelab.fine_tune(tiny_config, tmp_path / "run")
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_warmup_from_zero_is_hf_trainers_linear_schedule():
+    """The pair phase reproduces setfit, which trains under HF Trainer's schedule."""
+    from transformers import get_linear_schedule_with_warmup
+
+    total, warmup = 24, 3
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = get_linear_schedule_with_warmup(optimizer, warmup, total)
+    expected = [schedule.lr_lambdas[0](step) for step in range(total)]
+    ours = [lr_multiplier(s, total, warmup, "linear", warmup_from_zero=True) for s in range(total)]
+    assert ours == pytest.approx(expected)
+    assert ours[0] == 0.0 and lr_multiplier(0, total, warmup, "linear") == pytest.approx(1 / 3)

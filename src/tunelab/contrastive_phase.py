@@ -172,7 +172,8 @@ def train_on_pairs(
     Each step embeds the first and the second examples of ``batch_size`` pairs in two
     forward passes (two padded batches of ``source.collate``), takes the mean squared gap
     between cosine similarity and target, clips the gradient norm at 1 and steps AdamW on
-    a linear warmup-then-decay schedule. Weight decay applies to matrices only, not to
+    HF Trainer's linear warmup-then-decay schedule (which setfit trains under: the first
+    step runs at lr 0 and only seeds Adam's moments). Weight decay applies to matrices only, not to
     biases and normalisation weights (setfit's ``l2_weight``, which it hands to HF
     Trainer's ``weight_decay``; Trainer leaves biases and LayerNorm undecayed).
 
@@ -187,7 +188,7 @@ def train_on_pairs(
     optimizer = torch.optim.AdamW(groups, lr=settings.lr)
     warmup = math.ceil(settings.warmup_ratio * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_multiplier(step, total, warmup, "linear")
+        optimizer, lambda step: lr_multiplier(step, total, warmup, "linear", warmup_from_zero=True)
     )
     result, started, was_training = PairResult(steps=0), time.perf_counter(), model.training
     model.train()  # dropout on, as in setfit's body training

@@ -19,14 +19,19 @@ from tunelab.layers import LayerGroup
 from tunelab.strategies.base import GroupPlan
 
 
-def lr_multiplier(step: int, total_steps: int, warmup_steps: int, kind: str) -> float:
+def lr_multiplier(
+    step: int, total_steps: int, warmup_steps: int, kind: str, warmup_from_zero: bool = False
+) -> float:
     """Factor applied to every base LR at optimizer step ``step`` (0-based).
 
     Linear warmup from 0 to 1 over ``warmup_steps``, then ``linear`` decay to 0,
     half-``cosine`` decay to 0, or ``constant``. Pure, so it can be plotted and tested.
+    Warmup steps run at ``(step + 1) / warmup_steps``, so no step is wasted; with
+    ``warmup_from_zero`` at ``step / warmup_steps``, HF Trainer's schedule, whose first
+    step only seeds Adam's moment estimates (for code that reproduces a Trainer run).
     """
     if step < warmup_steps:
-        return (step + 1) / warmup_steps
+        return (step + (0 if warmup_from_zero else 1)) / warmup_steps
     if kind == "constant":
         return 1.0
     decay_steps = max(1, total_steps - warmup_steps)
