@@ -62,8 +62,22 @@ def run(
             continue  # the row keeps its letter: 10a-10d name the same case in every run
         splits = SETS[set_name]()
         runs = [_both_sides(splits, k, seed, max_steps, log) for seed in seeds]
+        log(_spread_line(set_name, k, runs))
         rows += _rows(f"10{'abcd'[number]}", set_name, k, runs, len(seeds))
     return rows
+
+
+def _spread_line(set_name: str, k: int, runs: list[dict]) -> str:
+    """The per-seed gaps and their paired standard error: with 3 seeds and gaps that
+    swing by points from seed to seed, a mean gap is judged against its noise."""
+    gaps = [100 * (run["tunelab"]["f1"] - run["setfit"]["f1"]) for run in runs]
+    spread = (
+        f", standard error {statistics.stdev(gaps) / len(gaps) ** 0.5:.2f}" if len(gaps) > 1 else ""
+    )
+    return (
+        f"  {set_name}, k={k}: gap per seed (points) "
+        f"{' / '.join(f'{gap:+.2f}' for gap in gaps)}; mean {statistics.fmean(gaps):+.2f}{spread}"
+    )
 
 
 def _cases() -> list[tuple[str, int]]:
