@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tests.conftest import make_texts
+from tests.conftest import make_texts, tiny_setup
 from tunelab import contrastive_phase
-from tunelab.batching import TokenBatches
-from tunelab.tasks.text.model import TextClassifier, load_backbone, load_tokenizer
+from tunelab.strategies import strategy_config
+from tunelab.tasks.text.model import load_backbone
 from tunelab.tasks.text.representation import pooled_embedding
 
-MAX_LENGTH = 32
+MAX_LENGTH = 32  # tiny_setup's
 
 
 def _no_dropout(module: torch.nn.Module) -> None:
@@ -61,12 +61,8 @@ def _setfit_body(model_dir, frame, tmp_path, monkeypatch) -> tuple[dict, list[di
 
 def _tunelab_body(model_dir, frame, setfit_pairs: list[dict], monkeypatch) -> dict:
     """The pair phase on the same pairs in the same order, from the same weights."""
-    texts = frame["text"].tolist()
-    labels = sorted(set(frame["label"]))
-    source = TokenBatches.from_texts(
-        load_tokenizer(model_dir), texts, [labels.index(v) for v in frame["label"]], MAX_LENGTH
-    )
-    position = {text: i for i, text in enumerate(texts)}  # a repeated text: same tokens
+    setup = tiny_setup(model_dir, strategy_config("contrastive"), n_per_class=4)
+    position = {text: i for i, text in enumerate(frame["text"])}  # a repeated text: same tokens
     pairs = contrastive_phase.Pairs(
         first=np.array([position[p["sentence_1"]] for p in setfit_pairs]),
         second=np.array([position[p["sentence_2"]] for p in setfit_pairs]),
@@ -78,20 +74,19 @@ def _tunelab_body(model_dir, frame, setfit_pairs: list[dict], monkeypatch) -> di
         contrastive_phase, "shuffled_batches",
         lambda n, size, rng: [list(range(i, min(i + size, n))) for i in range(0, n, size)],
     )  # fmt: skip
-    model = TextClassifier(load_backbone(model_dir), torch.nn.Identity(), "mean")
-    _no_dropout(model)
-    params = list(model.backbone.parameters())
+    _no_dropout(setup.model)
+    params = [p for group in setup.groups[:-1] for p in group.params]
     for param in params:
         param.requires_grad_(True)
     settings = contrastive_phase.PairTraining(seed=0)  # the defaults: setfit's
     contrastive_phase.train_on_pairs(
-        model, params, pooled_embedding, source, pairs, settings, torch.device("cpu")
+        setup.model, params, pooled_embedding, setup.data, pairs, settings, torch.device("cpu")
     )
-    return model.backbone.state_dict()
+    return setup.model.backbone.state_dict()
 
 
 def test_pair_phase_ends_at_setfits_weights(tiny_model_dir, tmp_path, monkeypatch):
-    frame = make_texts(4)
+    frame = make_texts(4)  # the texts tiny_setup(n_per_class=4) tokenizes, in its order
     setfit_state, setfit_pairs = _setfit_body(tiny_model_dir, frame, tmp_path, monkeypatch)
     tunelab_state = _tunelab_body(tiny_model_dir, frame, setfit_pairs, monkeypatch)
     start = load_backbone(tiny_model_dir).state_dict()

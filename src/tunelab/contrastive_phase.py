@@ -179,9 +179,9 @@ def train_on_pairs(
     forward passes (two padded batches of ``source.collate``), takes the mean squared gap
     between cosine similarity and target, clips the gradient norm at 1 and steps AdamW on
     HF Trainer's linear warmup-then-decay schedule (which setfit trains under: the first
-    step runs at lr 0 and only seeds Adam's moments). Weight decay applies to matrices only, not to
-    biases and normalisation weights (setfit's ``l2_weight``, which it hands to HF
-    Trainer's ``weight_decay``; Trainer leaves biases and LayerNorm undecayed).
+    step runs at lr 0 and only seeds Adam's moments). Weight decay applies to matrices
+    only, not to biases and normalisation weights (setfit's ``l2_weight``, which it hands
+    to HF Trainer's ``weight_decay``; Trainer leaves biases and LayerNorm undecayed).
 
     Args:
         model: what ``embed`` runs (left in the train/eval mode it came in).
