@@ -22,6 +22,10 @@ validation examples per class, choosing the penalty on validation as
 (24 runs at 8 per class), C = 1 on normalised features scored +0.87 points of test
 macro-F1 (se 0.45) over choosing among 15 penalties on raw ones. ``strategy.head_c: null``
 chooses on validation instead.
+
+So a run is setfit's, not a likeness: with dropout off and setfit's pairs in its order,
+a whole ``contrastive`` run ends at setfit's weights and predicts setfit's probabilities
+(tests/test_contrastive_phase_setfit.py).
 """
 
 from __future__ import annotations
