@@ -39,6 +39,27 @@ def test_the_rules(stats, probe, expected):
     assert (name, settings) == expected
 
 
+FEW = {"examples": 150, "classes": 3, "smallest_class": 30, "largest_class": 60, "imbalance": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("stats", "probe", "expected"),
+    [
+        (FEW, _probe(0.46), ("contrastive", {"max_steps": 500})),
+        ({**STATS, "largest_class": 64, "smallest_class": 12}, _probe(0.46),
+         ("contrastive", {"max_steps": 500})),
+        ({**FEW, "largest_class": 65}, _probe(0.46), ("feature_extraction", {})),
+        ({"examples": 150}, _probe(0.46), ("feature_extraction", {})),  # classes unknown
+        (FEW, _probe(0.93), ("feature_extraction", {})),  # rule 2 first
+        ({**STATS, "largest_class": 60}, _probe(0.46), ("full", {})),  # enough to fine-tune
+    ],
+)  # fmt: skip
+def test_few_labels_get_the_pair_strategy_where_the_task_runs_it(stats, probe, expected):
+    assert choose_strategy(stats, probe, few_labels=True)[:2] == expected
+    if expected[0] == "contrastive":  # a task that cannot run it keeps the probe
+        assert choose_strategy(stats, probe)[:2] == ("feature_extraction", {})
+
+
 def test_the_reasons_name_what_was_seen():
     _, _, why = choose_strategy(STATS, _probe(0.4612))
     assert why == (
@@ -54,6 +75,7 @@ def test_data_stats_read_whatever_the_task_recorded():
         "examples": 50,
         "classes": 2,
         "smallest_class": 10,
+        "largest_class": 40,
         "imbalance": 4.0,
     }
     assert data_stats({"splits": {"train": {"n": 7}}}) == {"examples": 7}
@@ -155,3 +177,24 @@ def test_the_chosen_run_starts_from_the_probe_head(tiny_config, tmp_path, monkey
     trained = tunelab.load(result.run_dir).model.head.state_dict()
     for key, value in probe_heads[0].state.items():
         torch.testing.assert_close(trained[key], value)
+
+
+def test_a_few_label_run_trains_on_pairs_and_solves_its_own_head(
+    tiny_config, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
+    tiny_config["strategy"] = {"name": "auto"}  # 24 training texts per class
+    result = tunelab.fine_tune(tiny_config, tmp_path / "run")
+    decision = result.metrics["decisions"]["strategy.name"]
+    assert decision["value"] == "contrastive" and not decision["head_from_probe"]
+    assert decision["max_steps"] == 500 and "SetFit" in decision["reason"]
+    assert decision["data"]["largest_class"] <= 64
+    assert 0 < result.metrics["strategy_phase"]["steps"] <= 500
+
+
+def test_a_task_that_cannot_pair_its_inputs_is_not_given_the_pair_strategy(image_config):
+    from tunelab.auto_strategy import _runs
+    from tunelab.config import load_config
+
+    assert not _runs("contrastive", load_config(base=image_config))
+    assert _runs("feature_extraction", load_config(base=image_config))
