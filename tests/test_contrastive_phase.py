@@ -97,11 +97,14 @@ def test_training_on_pairs_moves_only_the_given_parameters_and_lowers_the_loss(
     pairs = contrastive_pairs(setup.data.labels.tolist(), seed=0, num_iterations=2)
     settings = PairTraining(lr=1e-3, epochs=3, batch_size=16, warmup_ratio=0.0, seed=0)
     torch.manual_seed(0)
+    shown = []
     result = train_on_pairs(
-        setup.model, body, pooled_embedding, setup.data, pairs, settings, torch.device("cpu")
-    )
+        setup.model, body, pooled_embedding, setup.data, pairs, settings, torch.device("cpu"),
+        on_step=lambda done, total, loss: shown.append((done, total, loss)),
+    )  # fmt: skip
     # 2 * 2 * 18 = 72 pairs, 5 steps of 16 an epoch
     assert result.steps == settings.total_steps(len(pairs)) == 3 * 5
+    assert shown == [(i + 1, 15, loss) for i, loss in enumerate(result.losses)]  # progress
     changed = {n for n, p in setup.model.named_parameters() if not torch.equal(p, before[n])}
     assert changed and all(name.startswith("backbone.") for name in changed)
     assert not any(name.startswith("head.") for name in changed)

@@ -172,6 +172,7 @@ def train_on_pairs(
     pairs: Pairs,
     settings: PairTraining,
     device: torch.device,
+    on_step: Callable[[int, int, float], None] | None = None,
 ) -> PairResult:
     """Train ``params`` so that pairs' cosine similarity matches their targets.
 
@@ -188,6 +189,8 @@ def train_on_pairs(
         params: the parameters to train; the caller makes them require gradients.
         embed: ``embed(model, batch)`` -> one pooled embedding per example of ``batch``.
         source: the training batch source (``collate(indices)``).
+        on_step: called after every step with (steps done, total steps, the step's
+            loss): the caller's progress display. On a CPU the phase runs for minutes.
     """
     total = settings.total_steps(len(pairs))
     groups = _decay_groups(model, params, settings.weight_decay)
@@ -211,6 +214,8 @@ def train_on_pairs(
             optimizer.zero_grad(set_to_none=True)
             result.steps += 1
             result.losses.append(float(loss.detach()))
+            if on_step is not None:
+                on_step(result.steps, total, result.losses[-1])
     model.train(was_training)
     result.seconds = time.perf_counter() - started
     return result

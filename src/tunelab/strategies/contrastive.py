@@ -87,6 +87,7 @@ class Contrastive(FeatureExtraction):
     def before_training(self, phase: PhaseInputs) -> dict[str, Any]:
         """Train the backbone groups on pairs of the training examples; freeze them again."""
         from tunelab.contrastive_phase import train_on_pairs
+        from tunelab.progress import progress_bar
 
         settings = self.pair_training(phase.cfg.train.seed)
         pairs = contrastive_pairs(
@@ -103,9 +104,16 @@ class Contrastive(FeatureExtraction):
         try:
             params = [p for group in body for p in group.params]
             embed = phase.task.embedding(phase.cfg)
-            result = train_on_pairs(
-                phase.model, params, embed, phase.train, pairs, settings, phase.device
-            )
+            with progress_bar(phase.console) as bar:
+                shown = bar.add_task("contrastive phase", total=None, info="")
+
+                def advance(done: int, total: int, loss: float) -> None:
+                    bar.update(shown, completed=done, total=total, info=f"pair loss {loss:.4f}")
+
+                result = train_on_pairs(
+                    phase.model, params, embed, phase.train, pairs, settings, phase.device,
+                    on_step=advance,
+                )  # fmt: skip
         finally:
             for group in body:
                 group.set_trainable(False)
