@@ -30,10 +30,12 @@ a whole ``contrastive`` run ends at setfit's weights and predicts setfit's proba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
 from rich.markup import escape
+from rich.progress import Progress
 
 from tunelab.config import Config
 from tunelab.contrastive_phase import PairResult, Pairs, PairTraining, contrastive_pairs
@@ -105,14 +107,9 @@ class Contrastive(FeatureExtraction):
             params = [p for group in body for p in group.params]
             embed = phase.task.embedding(phase.cfg)
             with progress_bar(phase.console) as bar:
-                shown = bar.add_task("contrastive phase", total=None, info="")
-
-                def advance(done: int, total: int, loss: float) -> None:
-                    bar.update(shown, completed=done, total=total, info=f"pair loss {loss:.4f}")
-
                 result = train_on_pairs(
                     phase.model, params, embed, phase.train, pairs, settings, phase.device,
-                    on_step=advance,
+                    on_step=_shown_on(bar),
                 )  # fmt: skip
         finally:
             for group in body:
@@ -176,6 +173,16 @@ def phase_record(
         "loss_curve": result.curve(),
         "seconds": round(result.seconds, 3),
     }
+
+
+def _shown_on(bar: Progress) -> Callable[[int, int, float], None]:
+    """The phase's ``on_step``: steps done of all, and the last step's pair loss."""
+    shown = bar.add_task("contrastive phase", total=None, info="")
+
+    def advance(done: int, total: int, loss: float) -> None:
+        bar.update(shown, completed=done, total=total, info=f"pair loss {loss:.4f}")
+
+    return advance
 
 
 def _start_line(pairs: Pairs, settings: PairTraining, examples: int, groups: int) -> str:
