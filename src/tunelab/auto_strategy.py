@@ -73,6 +73,7 @@ def run_auto_strategy(cfg: Config, output_dir, console: Console | None, memory, 
     """Probe, choose, run the chosen strategy into ``output_dir``; return its
     :class:`tunelab.run.RunResult` with the ``strategy.name`` decision recorded."""
     from tunelab.run import fine_tune
+    from tunelab.strategies import strategy_class
     from tunelab.tasks import get_task
 
     console = console or Console(quiet=True)
@@ -86,7 +87,8 @@ def run_auto_strategy(cfg: Config, output_dir, console: Console | None, memory, 
             head = ProbeHead.from_run(Path(tmp) / "probe")
     stats = probe["data"] if probe else {}
     name, settings, why = choose_strategy(stats, probe, few_labels=_runs(FEW_SHOT, cfg))
-    warm = head is not None and name not in (PROBE, FEW_SHOT)  # those solve their own head
+    # a strategy on cached features solves its own head; the others train one by gradient
+    warm = head is not None and not strategy_class(name).uses_feature_cache
     if warm:
         why += "; its head starts from the probe's solved head (linear probe, then fine-tune)"
     decision = {"setting": "auto", "value": name, **settings, "reason": why,
