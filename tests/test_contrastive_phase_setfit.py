@@ -27,12 +27,6 @@ from tunelab.tasks.text.representation import pooled_embedding
 MAX_LENGTH = 32  # tiny_setup's
 
 
-def _no_dropout(module: torch.nn.Module) -> None:
-    for child in module.modules():
-        if isinstance(child, torch.nn.Dropout):
-            child.p = 0.0
-
-
 class _InOrder(torch.utils.data.SequentialSampler):
     """sentence-transformers' RandomSampler, minus the shuffle."""
 
@@ -40,15 +34,8 @@ class _InOrder(torch.utils.data.SequentialSampler):
         super().__init__(data_source)
 
 
-def _setfit_body(model_dir, frame, tmp_path, monkeypatch) -> tuple[dict, list[dict]]:
-    """setfit's trained encoder weights and the pairs it trained on, in order."""
-    model, pairs = _setfit_model(model_dir, frame, tmp_path, monkeypatch)
-    return model.model_body[0].auto_model.state_dict(), pairs
-
-
 def _setfit_model(model_dir, frame, tmp_path, monkeypatch) -> tuple[object, list[dict]]:
-    """setfit's trained model (encoder and head), dropout off, pairs taken in order; and
-    those pairs."""
+    """setfit's trained model (encoder and head), pairs taken in order; and those pairs."""
     import datasets
     from setfit import SetFitModel, Trainer, TrainingArguments
 
@@ -64,7 +51,6 @@ def _setfit_model(model_dir, frame, tmp_path, monkeypatch) -> tuple[object, list
     monkeypatch.setattr("sentence_transformers.base.trainer.RandomSampler", _InOrder)
     model = SetFitModel.from_pretrained(str(model_dir))
     model.model_body.max_seq_length = MAX_LENGTH
-    _no_dropout(model.model_body)
     args = TrainingArguments(output_dir=str(tmp_path), seed=0, report_to="none",
                              save_strategy="no", show_progress_bar=False)  # fmt: skip
     data = datasets.Dataset.from_pandas(frame[["text", "label"]])
@@ -97,7 +83,6 @@ def _tunelab_body(model_dir, frame, setfit_pairs: list[dict], monkeypatch) -> di
     setup = tiny_setup(model_dir, strategy_config("contrastive"), n_per_class=4)
     pairs = _as_positions(setfit_pairs, frame["text"].tolist())
     _pairs_in_order(monkeypatch)
-    _no_dropout(setup.model)
     params = [p for group in setup.groups[:-1] for p in group.params]
     for param in params:
         param.requires_grad_(True)
@@ -108,13 +93,18 @@ def _tunelab_body(model_dir, frame, setfit_pairs: list[dict], monkeypatch) -> di
     return setup.model.backbone.state_dict()
 
 
-def test_pair_phase_ends_at_setfits_weights(tiny_model_dir, tmp_path, monkeypatch):
+def test_pair_phase_ends_at_setfits_weights(tmp_path, monkeypatch):
+    model_dir = _sentence_transformer_dir(tmp_path / "model")
     frame = make_texts(4)  # the texts tiny_setup(n_per_class=4) tokenizes, in its order
-    setfit_state, setfit_pairs = _setfit_body(tiny_model_dir, frame, tmp_path, monkeypatch)
-    tunelab_state = _tunelab_body(tiny_model_dir, frame, setfit_pairs, monkeypatch)
+    setfit_model, setfit_pairs = _setfit_model(model_dir, frame, tmp_path / "setfit", monkeypatch)
+    tunelab_state = _tunelab_body(model_dir, frame, setfit_pairs, monkeypatch)
     # 12 texts: 78 pairs with self-pairs, 30 positive, 48 negative: 96 pairs, 6 steps
     assert len(setfit_pairs) == 96
-    _assert_same_weights(tunelab_state, setfit_state, load_backbone(tiny_model_dir).state_dict())
+    _assert_same_weights(
+        tunelab_state,
+        setfit_model.model_body[0].auto_model.state_dict(),
+        load_backbone(model_dir).state_dict(),
+    )
 
 
 def _assert_same_weights(tunelab_state: dict, setfit_state: dict, start: dict) -> None:
@@ -132,9 +122,9 @@ def _assert_same_weights(tunelab_state: dict, setfit_state: dict, start: dict) -
 
 
 def _sentence_transformer_dir(path: Path) -> Path:
-    """The tiny BERT, dropout off, laid out as all-MiniLM-L6-v2 is: mean pooling, then
-    normalisation (``modules.json``), so setfit's head sees unit vectors as tunelab's
-    ``contrastive`` head does."""
+    """The tiny BERT with dropout off (both sides load it: no random masks to differ),
+    laid out as all-MiniLM-L6-v2 is: mean pooling, then normalisation (``modules.json``),
+    so setfit's head sees unit vectors as tunelab's ``contrastive`` head does."""
     save_tiny_bert(path, _vocab(), dropout=0.0)
     (path / "1_Pooling").mkdir()
     (path / "1_Pooling" / "config.json").write_text(
