@@ -57,6 +57,29 @@ def test_a_run_trains_on_the_subset_only(tiny_config, tmp_path):
     assert result.metrics["steps"] == 2 * tiny_config["train"]["epochs"]
     weights = result.metrics["decisions"]["train.class_weights"]
     assert weights["imbalance"] == 1.0
+    summary = json.loads((result.run_dir / "data_summary.json").read_text())
+    train = summary["splits"]["train"]  # what trained, and what it was cut from
+    assert train["n"] == 12 and set(train["class_counts"].values()) == {4}
+    assert train["subset_of"] == len(_whole_train_split(tiny_config)) > 12
+    assert sum("has 4 training examples" in w for w in summary["warnings"]) == 3
+
+
+def _whole_train_split(config: dict):
+    from tunelab.config import load_config
+    from tunelab.tasks import get_task
+
+    cfg = load_config(base={**config, "data": {**config["data"], "train_per_class": None}})
+    return get_task(cfg.task).prepare_data(cfg).train
+
+
+def test_auto_sees_the_subset_it_will_train_on(tiny_config, tmp_path):
+    """Not the whole training split: 4 texts a class is few-label data (rule 1)."""
+    tiny_config["data"]["train_per_class"] = 4
+    tiny_config["strategy"] = {"name": "auto"}
+    result = tunelab.fine_tune(tiny_config, tmp_path / "run")
+    decision = result.metrics["decisions"]["strategy.name"]
+    assert decision["data"]["examples"] == 12 and decision["data"]["largest_class"] == 4
+    assert decision["reason"].startswith("12 examples, 3 classes, smallest 4")
 
 
 def test_compare_writes_the_curve_and_the_report_plots_it(tiny_config, tmp_path):

@@ -138,6 +138,23 @@ def split_summary(frame: pd.DataFrame, labels: list[str], source: str) -> dict[s
     }
 
 
+def subset_train_summary(
+    summary: dict[str, Any], train: pd.DataFrame, subset: pd.DataFrame
+) -> dict[str, Any]:
+    """``summary`` once the training split is cut to ``subset`` (``data.train_per_class``).
+
+    What trained is the subset: its size, class counts and lengths replace the split's,
+    and so do the class warnings, because ``strategy.name: auto``, the report and a
+    reader all take them from here. ``subset_of`` keeps the size it was cut from.
+    Duplicates across splits still count the whole training split.
+    """
+    entry = summary["splits"]["train"]
+    cut = {**split_summary(subset, summary["labels"], entry["source"]), "subset_of": len(train)}
+    stale = set(class_warnings(train))
+    warnings = [w for w in summary["warnings"] if w not in stale] + class_warnings(subset)
+    return {**summary, "splits": {**summary["splits"], "train": cut}, "warnings": warnings}
+
+
 def class_warnings(train: pd.DataFrame) -> list[str]:
     """Small classes (noisy metrics) and strong imbalance (a model that ignores the rare)."""
     sizes = train["label"].value_counts().sort_index()

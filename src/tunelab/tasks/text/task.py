@@ -77,8 +77,13 @@ class TextTask(TargetTask):
         return splits.train["label"].tolist()
 
     def subset_train(self, splits, indices: list[int]):
+        from tunelab.data.checks import subset_train_summary
+
         train = splits.train.iloc[indices].reset_index(drop=True)
-        return dataclasses.replace(splits, train=train)
+        summary = subset_train_summary(splits.summary, splits.train, train)
+        return dataclasses.replace(
+            splits, train=train, summary=summary, warnings=summary["warnings"]
+        )
 
     def batch_sources(
         self, cfg: Config, built: BuiltModel, splits, cached: bool, console: Console
