@@ -205,7 +205,9 @@ class Task(ABC):
 
     def subset_train(self, splits: Any, indices: list[int]) -> Any:
         """``splits`` keeping only these training examples (``data.train_per_class``,
-        learning curves); validation and test unchanged. Default: not supported."""
+        learning curves); validation and test unchanged, and the summary describing the
+        subset (``tunelab.data.checks.subset_train_summary``): ``auto`` chooses from it.
+        Default: not supported."""
         raise ConfigError(
             f"data.train_per_class: task '{self.name}' cannot subset its training split"
         )
