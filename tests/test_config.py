@@ -57,6 +57,22 @@ def test_switching_strategy_keeps_only_what_the_new_one_reads():
     assert "k" not in full.strategy.model_dump()
 
 
+def test_a_derived_run_leaves_unset_keys_to_the_strategy_it_runs():
+    """compare and ``auto`` derive runs with ``with_strategy``: a key the user never set
+    must stay unset there, or the strategy's model defaults never apply (``auto``
+    picking contrastive trained setfit's head on unnormalised features)."""
+    from tunelab.strategies import with_model_defaults
+
+    derived = load_config(None, ["data.train=a.csv"]).with_strategy("contrastive")
+    assert derived.model.head.model_fields_set == set()
+    assert "max_length" not in derived.model.model_fields_set
+    assert with_model_defaults(derived).model.head.normalize is True
+    given = load_config(None, ["model.head.normalize=false"]).with_strategy("contrastive")
+    assert with_model_defaults(given).model.head.normalize is False, "what was given stays"
+    scratch = load_config(None, ["train.lr=0.001"]).with_strategy("full", pretrained=False)
+    assert scratch.train.lr == 0.001 and scratch.model.pretrained is False
+
+
 def test_docs_list_every_key_of_every_task_and_strategy():
     from pydantic import BaseModel
 

@@ -205,12 +205,23 @@ class Config(_Section):
         """Write the resolved config as YAML (the run directory's ``config.yaml``)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
+    def given(self) -> dict[str, Any]:
+        """The keys this config was given (file, ``--set``, code), defaults left out.
+
+        A run derived from this config starts from these, not from :meth:`to_dict`: a
+        key left at its default stays unset there, so what fills unset keys (a
+        strategy's ``model_defaults``, ``strategy.name: auto``'s settings, a default
+        checked only when given, like ``model.max_length``) acts as it would had the
+        user named that run's strategy.
+        """
+        return self.model_dump(mode="json", exclude_unset=True)
+
     def with_strategy(self, name: str, **model: Any) -> Config:
         """This config with another strategy (keeping the settings it shares) and
-        ``model`` keys replaced: how compare and search derive their runs."""
-        raw = self.to_dict()
-        raw["strategy"] = {**retarget_strategy(raw["strategy"], name)}
-        raw["model"].update(model)
+        ``model`` keys replaced: how compare and ``auto`` derive their runs."""
+        raw = self.given()
+        raw["strategy"] = retarget_strategy(raw.get("strategy", {}), name)
+        raw.setdefault("model", {}).update(model)
         return validate_config(raw)
 
 

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from tunelab.cli import app
@@ -45,3 +46,27 @@ def test_search_writes_best_yaml_trials_csv_and_resumes(tiny_config, tmp_path):
     changed = search_config(tiny_config, space={**FAST_SPACE, "train.epochs": {"int": [1, 2]}})
     with pytest.raises(ConfigError, match="different search .search.space differs"):
         search(changed, output_dir=out)
+
+
+def test_best_yaml_holds_the_given_keys_so_a_rerun_resolves_as_the_trial_did(tmp_path):
+    """Unset keys stay unset in best.yaml: written out at their plain defaults they
+    would override what the trial's strategy set (contrastive's normalised head)."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from tunelab.config import validate_config
+    from tunelab.hpsearch.results import write_best_config
+    from tunelab.hpsearch.space import parse_space
+    from tunelab.strategies import with_model_defaults
+
+    space = {"strategy.name": {"choice": ["feature_extraction", "contrastive"]}}
+    base = validate_config({"train": {"lr": 1e-4}, "search": {"space": space}})
+    choice = CategoricalDistribution(["feature_extraction", "contrastive"])
+    best = optuna.trial.create_trial(
+        params={"strategy.name": "contrastive"}, distributions={"strategy.name": choice}, value=0.5
+    )
+    study = optuna.create_study(direction="maximize", study_name="s")
+    path = write_best_config(tmp_path / "best.yaml", study, base, parse_space(base), best)
+    written = yaml.safe_load(path.read_text())
+    assert written == {"train": {"lr": 1e-4}, "strategy": {"name": "contrastive"}}
+    assert with_model_defaults(load_config(path)).model.head.normalize is True

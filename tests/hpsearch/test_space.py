@@ -135,3 +135,16 @@ def test_values_conditions_and_nested_form():
     )
     fixed, _ = baseline_params(cfg, params)
     assert fixed == {"strategy.name": "top_k", "strategy.k": 2, "model.head.hidden_sizes": "[]"}
+
+
+def test_a_trial_leaves_unset_keys_to_the_strategy_it_draws():
+    """A trial that draws ``contrastive`` gets its model defaults (setfit's normalised
+    head), as ``tunelab run`` naming it would; a key the base config gave is kept."""
+    from tunelab.strategies import with_model_defaults
+
+    space = {"strategy.name": {"choice": ["feature_extraction", "contrastive"]}}
+    cfg = validate_config({"train": {"lr": 1e-4}, "search": {"space": space}})
+    trial = apply_params(cfg, parse_space(cfg), FixedTrial({"strategy.name": "contrastive"}), "t")
+    assert with_model_defaults(trial).model.head.normalize is True
+    assert trial.train.lr == 1e-4 and "lr" in trial.train.model_fields_set
+    assert "batch_size" not in trial.train.model_fields_set

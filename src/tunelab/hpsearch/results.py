@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tunelab.config import Config
-from tunelab.hpsearch.space import Param, apply_params, run_dict
+from tunelab.hpsearch.space import Param, apply_params
 from tunelab.hpsearch.study import counted_trials, direction_of, redact
 from tunelab.hpsearch.trials import ProcessLog
 from tunelab.io import write_json, write_text
@@ -131,15 +131,21 @@ def trials_csv(rows: list[dict[str, Any]], params: list[Param]) -> str:
 def write_best_config(
     path: Path, study: optuna.Study, base: Config, params: list[Param], best: FrozenTrial
 ) -> Path:
-    """best.yaml: the base config with the best trial's values, runnable by ``tunelab run``."""
+    """best.yaml: the base config with the best trial's values, runnable by ``tunelab run``.
+
+    It holds the keys the trial was given (the base config's and the drawn ones, see
+    :func:`apply_params`), so the keys it leaves out resolve in ``tunelab run`` as they
+    did in the trial (a strategy's model defaults, ``auto``'s choices).
+    """
     cfg = apply_params(base, params, FixedTrial(best.params, best.number), source="best trial")
     header = (
         f"# Best trial {best.number} of study '{study.study_name}': validation "
         f"{base.search.metric} {best.value:.4f}.\n"
-        "# Written by `tunelab search` with every value resolved. Train it with:\n"
+        "# Written by `tunelab search`: the base config's keys and the trial's values;\n"
+        "# keys not here take their defaults, as in the trial. Train it with:\n"
         "#\n#   tunelab run best.yaml\n"
     )
-    return write_text(path, header + yaml.safe_dump(run_dict(cfg), sort_keys=False))
+    return write_text(path, header + yaml.safe_dump(cfg.given(), sort_keys=False))
 
 
 def summarise(

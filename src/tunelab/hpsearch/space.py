@@ -126,14 +126,23 @@ def run_dict(cfg: Config) -> dict[str, Any]:
 
 
 def apply_params(base: Config, params: list[Param], trial: Any, source: str) -> Config:
-    """``base`` with every active parameter drawn from ``trial``, validated."""
-    raw = run_dict(base)
+    """``base`` with every active parameter drawn from ``trial``, validated.
+
+    The trial starts from the keys ``base`` was given (:meth:`Config.given`), so its
+    unset keys take the drawn strategy's defaults as a run naming it would; ``when``
+    conditions read every resolved value.
+    """
+    raw, trial_raw = run_dict(base), base.given()
+    trial_raw.pop("search", None)
     for param in params:
         if param.active(raw):
-            set_path(raw, param.key, param.suggest(trial))
+            value = param.suggest(trial)
+            set_path(raw, param.key, value)
+            set_path(trial_raw, param.key, value)
     # A drawn strategy keeps only the settings it reads (``strategy.k`` is top_k's).
-    raw["strategy"] = retarget_strategy(raw["strategy"], raw["strategy"]["name"])
-    return validate_config(raw, source=source)
+    drawn = raw["strategy"]["name"]
+    trial_raw["strategy"] = retarget_strategy(trial_raw.get("strategy", {}), drawn)
+    return validate_config(trial_raw, source=source)
 
 
 def baseline_params(base: Config, params: list[Param]) -> tuple[dict[str, Any] | None, str]:
