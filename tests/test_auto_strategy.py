@@ -12,6 +12,7 @@ from rich.console import Console
 
 import tunelab
 from tunelab.auto_strategy import ProbeHead, choose_strategy, data_stats
+from tunelab.models.head import L2Normalize
 
 
 def _probe(value: float, monitor: str = "f1_macro", mode: str = "max") -> dict:
@@ -190,6 +191,9 @@ def test_a_few_label_run_trains_on_pairs_and_solves_its_own_head(
     assert decision["max_steps"] == 500 and "SetFit" in decision["reason"]
     assert decision["data"]["largest_class"] <= 24
     assert 0 < result.metrics["strategy_phase"]["steps"] <= 500
+    # as a run naming contrastive: setfit's head on normalised features (model_defaults)
+    assert result.metrics["decisions"]["model.head.normalize"]["value"] is True
+    assert isinstance(tunelab.load(result.run_dir).model.head.normalize, L2Normalize)
 
 
 def test_a_task_that_cannot_pair_its_inputs_is_not_given_the_pair_strategy(image_config):
