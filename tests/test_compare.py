@@ -19,6 +19,17 @@ def test_scratch_is_full_from_random_weights(tiny_config):
     assert scratch.data == base.data  # same split for every run
 
 
+def test_a_run_config_is_what_its_run_resolves_so_a_finished_run_is_skipped(
+    tiny_config, tmp_path
+):
+    """contrastive presets ``model.head.normalize`` where the config leaves it unset; the
+    run saves it set, and compare skips a finished run only when the two are equal."""
+    cfg = run_config(load_config(base=tiny_config), "contrastive", 0)
+    assert cfg.model.head.normalize is True
+    cfg.save(tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == cfg
+
+
 def test_compare_writes_summary_and_skips_finished_runs(tiny_config, tmp_path):
     tiny_config["train"]["epochs"] = 1
     out = tmp_path / "cmp"

@@ -28,7 +28,7 @@ from tunelab.config import Config, load_config
 from tunelab.errors import ConfigError
 from tunelab.io import read_jsonl, write_json, write_text
 from tunelab.run import fine_tune
-from tunelab.strategies import strategy_names
+from tunelab.strategies import strategy_names, with_model_defaults
 from tunelab.tracking import parent_run, summary_metrics
 
 SCRATCH = "scratch"
@@ -59,12 +59,14 @@ def all_strategies(task: str | None = None) -> list[str]:
 def run_config(base: Config, strategy: str, seed_index: int) -> Config:
     """The config of one (strategy, seed) run: same data split, same training budget.
 
-    ``scratch`` is full fine-tuning of the same architecture from random weights.
+    ``scratch`` is full fine-tuning of the same architecture from random weights. The
+    strategy's model defaults are filled in, as the run will resolve them, so a finished
+    run's ``config.yaml`` equals it and a rerun of compare skips that run.
     """
     cfg = base.with_strategy("full" if strategy == SCRATCH else strategy)
     cfg.model.pretrained = strategy != SCRATCH
     cfg.train.seed = base.train.seed + seed_index
-    return cfg
+    return with_model_defaults(cfg)
 
 
 def compare(
