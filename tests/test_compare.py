@@ -19,9 +19,7 @@ def test_scratch_is_full_from_random_weights(tiny_config):
     assert scratch.data == base.data  # same split for every run
 
 
-def test_a_run_config_is_what_its_run_resolves_so_a_finished_run_is_skipped(
-    tiny_config, tmp_path
-):
+def test_a_run_config_is_what_its_run_resolves_so_a_finished_run_is_skipped(tiny_config, tmp_path):
     """contrastive presets ``model.head.normalize`` where the config leaves it unset; the
     run saves it set, and compare skips a finished run only when the two are equal."""
     cfg = run_config(load_config(base=tiny_config), "contrastive", 0)
