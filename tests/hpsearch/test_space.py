@@ -148,3 +148,14 @@ def test_a_trial_leaves_unset_keys_to_the_strategy_it_draws():
     assert with_model_defaults(trial).model.head.normalize is True
     assert trial.train.lr == 1e-4 and "lr" in trial.train.model_fields_set
     assert "batch_size" not in trial.train.model_fields_set
+
+
+def test_the_search_base_carries_only_the_keys_it_was_given():
+    """``tunelab search`` resolves its options into the base every trial starts from;
+    a default written into it would count as given and mask the drawn strategy's."""
+    from tunelab.hpsearch.loop import _resolve
+
+    space = {"strategy.name": {"choice": ["feature_extraction", "contrastive"]}}
+    base = _resolve({"train": {"lr": 1e-4}, "search": {"space": space}}, trials=2)
+    assert base.model.head.model_fields_set == set() and "batch_size" not in base.given()["train"]
+    assert base.given()["train"] == {"lr": 1e-4} and base.search.trials == 2

@@ -87,7 +87,7 @@ def run_in_subprocess(
     launch_id = uuid.uuid4().hex[:12]
     worker_log = out / "trials" / f".worker-{launch_id}.log"
     payload = {
-        "config": base.model_dump(mode="json"),
+        "config": base.given(),  # unset keys stay unset in the worker's trials
         "storage": url,
         "study": study.study_name,
         "output_dir": str(out),

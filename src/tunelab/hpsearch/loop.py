@@ -107,14 +107,18 @@ def _tracked_numbers(result: SearchResult) -> dict[str, float]:
 
 
 def _resolve(config: Config | dict | str | Path, **overrides: Any) -> Config:
-    """The config with the API / CLI search options applied, validated as one."""
+    """The config with the API / CLI search options applied, validated as one.
+
+    Only the keys the config was given are carried (:meth:`Config.given`): a trial's
+    unset keys must stay unset for its strategy's defaults to apply.
+    """
     if isinstance(config, Config):
-        raw = config.model_dump(mode="json")
+        raw = config.given()
     elif isinstance(config, dict):
-        raw = load_config(base=config).model_dump(mode="json")
+        raw = load_config(base=config).given()
     else:
-        raw = load_config(config).model_dump(mode="json")
-    raw["search"].update({k: v for k, v in overrides.items() if v is not None})
+        raw = load_config(config).given()
+    raw.setdefault("search", {}).update({k: v for k, v in overrides.items() if v is not None})
     base = validate_config(raw, source="search options")
     objective = get_task(base.task).objective_class_for(base)
     metric = base.search.metric or objective.monitor
