@@ -70,3 +70,16 @@ def test_best_yaml_holds_the_given_keys_so_a_rerun_resolves_as_the_trial_did(tmp
     written = yaml.safe_load(path.read_text())
     assert written == {"train": {"lr": 1e-4}, "strategy": {"name": "contrastive"}}
     assert with_model_defaults(load_config(path)).model.head.normalize is True
+
+
+def test_a_trial_drawing_contrastive_trains_it_as_a_run_naming_it_would(tiny_config, tmp_path):
+    """End to end through ``search``: the trial's run records contrastive's preset head
+    (normalised features), and best.yaml leaves it to the strategy."""
+    space = {"strategy.name": {"choice": ["contrastive"]}}
+    config = {**search_config(tiny_config, space=space, pruner="none", baseline=False)}
+    config["train"] = {**config["train"], "epochs": 1}
+    search(config, trials=1, output_dir=tmp_path / "s", report=False)
+    metrics = json.loads((tmp_path / "s" / "trials" / "trial-0" / "metrics.json").read_text())
+    assert metrics["strategy"] == "contrastive"
+    assert metrics["decisions"]["model.head.normalize"]["value"] is True
+    assert "head" not in yaml.safe_load((tmp_path / "s" / "best.yaml").read_text())["model"]
