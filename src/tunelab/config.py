@@ -208,11 +208,11 @@ class Config(_Section):
     def given(self) -> dict[str, Any]:
         """The keys this config was given (file, ``--set``, code), defaults left out.
 
-        A run derived from this config starts from these, not from :meth:`to_dict`: a
-        key left at its default stays unset there, so what fills unset keys (a
-        strategy's ``model_defaults``, ``strategy.name: auto``'s settings, a default
-        checked only when given, like ``model.max_length``) acts as it would had the
-        user named that run's strategy.
+        A run derived from this config (by compare, ``strategy.name: auto``, a search
+        trial) starts from these, not from :meth:`to_dict`: a key left at its default
+        stays unset there, so what reads unset keys (a strategy's ``model_defaults``, a
+        value checked only when given, like ``model.max_length``) acts as it would had
+        the user named that run's strategy.
         """
         return self.model_dump(mode="json", exclude_unset=True)
 

@@ -76,7 +76,7 @@ def test_a_trial_drawing_contrastive_trains_it_as_a_run_naming_it_would(tiny_con
     """End to end through ``search``: the trial's run records contrastive's preset head
     (normalised features), and best.yaml leaves it to the strategy."""
     space = {"strategy.name": {"choice": ["contrastive"]}}
-    config = {**search_config(tiny_config, space=space, pruner="none", baseline=False)}
+    config = search_config(tiny_config, space=space, pruner="none", baseline=False)
     config["train"] = {**config["train"], "epochs": 1}
     search(config, trials=1, output_dir=tmp_path / "s", report=False)
     metrics = json.loads((tmp_path / "s" / "trials" / "trial-0" / "metrics.json").read_text())
