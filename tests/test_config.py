@@ -73,6 +73,16 @@ def test_a_derived_run_leaves_unset_keys_to_the_strategy_it_runs():
     assert scratch.train.lr == 0.001 and scratch.model.pretrained is False
 
 
+def test_a_key_set_by_assignment_is_given_even_in_a_section_never_given():
+    """compare sets ``train.seed`` and the learning curve ``data.train_per_class`` on a
+    copy of the user's config; a run derived from that copy must keep both."""
+    cfg = load_config(None)
+    cfg.train.seed, cfg.data.train_per_class = 7, 8
+    derived = cfg.with_strategy("top_k")
+    assert (derived.train.seed, derived.data.train_per_class) == (7, 8)
+    assert "lr" not in derived.train.model_fields_set
+
+
 def test_docs_list_every_key_of_every_task_and_strategy():
     from pydantic import BaseModel
 

@@ -214,7 +214,7 @@ class Config(_Section):
         value checked only when given, like ``model.max_length``) acts as it would had
         the user named that run's strategy.
         """
-        return self.model_dump(mode="json", exclude_unset=True)
+        return given_keys(self)
 
     def with_strategy(self, name: str, **model: Any) -> Config:
         """This config with another strategy (keeping the settings it shares) and
@@ -244,6 +244,25 @@ def config_class(task: str, strategy: str) -> type[Config]:
         ),
         **{name: (cls, Field(default_factory=cls)) for name, cls in sections.extra.items()},
     )
+
+
+def given_keys(section: BaseModel) -> dict[str, Any]:
+    """``section``'s set keys as JSON values, nested sections by the same rule.
+
+    Unlike ``model_dump(exclude_unset=True)``, a nested section counts when a key inside
+    it was set by assignment (``cfg.train.seed = 1``, as compare does), even where the
+    section itself was never given.
+    """
+    out: dict[str, Any] = {}
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, BaseModel):
+            inner = given_keys(value)
+            if inner or name in section.model_fields_set:
+                out[name] = inner
+        elif name in section.model_fields_set:
+            out[name] = section.model_dump(mode="json", include={name})[name]
+    return out
 
 
 def retarget_strategy(section: dict[str, Any], name: str) -> dict[str, Any]:
@@ -333,7 +352,8 @@ def _resolve_metrics(cfg: Config, source: str) -> None:
                 f"{source}: {key} '{metric.metric}' is not a metric of task '{cfg.task}'; "
                 f"choose one of {', '.join(names)}"
             )
-    stopping.metric = stopping.metric or objective.monitor
+    # derived, not given: set past pydantic so Config.given leaves them out
+    object.__setattr__(stopping, "metric", stopping.metric or objective.monitor)
     direction = objective.spec(stopping.metric).mode
     if stopping.mode not in (None, direction):
         better = "higher" if direction == "max" else "lower"
@@ -341,4 +361,4 @@ def _resolve_metrics(cfg: Config, source: str) -> None:
             f"{source}: train.early_stopping.mode '{stopping.mode}' contradicts metric "
             f"'{stopping.metric}' ({better} is better: mode {direction}); drop the mode"
         )
-    stopping.mode = direction
+    object.__setattr__(stopping, "mode", direction)
