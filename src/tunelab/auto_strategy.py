@@ -35,8 +35,8 @@ while at 40 and 64 per class (500 steps, the cap) it scored below the probe on
 validation (0.6023 < 0.6265, 0.5641 < 0.6477), so the run fell back to the probe after
 19 and 25 minutes of pair training. Those three ran on unnormalised features; with the
 normalised head ``contrastive`` presets (which ``auto`` missed until 2026-12-02), the 24
-case fell back to the probe too (val 0.6558 < 0.7019): the bound is not yet a measured
-gain (docs/defaults.md).
+case fell back to the probe too (val 0.6558 < 0.7019), as did a 16 case of the same
+draw (0.6692 < 0.7081): the bound is not yet a measured gain (docs/defaults.md).
 
 A task that cannot run the probe goes by size: ``top_k`` k=2 up to
 :data:`TOP_K_MAX_EXAMPLES` examples (a random head's first gradients disturb fewer
