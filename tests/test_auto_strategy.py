@@ -40,16 +40,16 @@ def test_the_rules(stats, probe, expected):
     assert (name, settings) == expected
 
 
-FEW = {"examples": 60, "classes": 3, "smallest_class": 12, "largest_class": 24, "imbalance": 2.0}
+FEW = {"examples": 40, "classes": 3, "smallest_class": 8, "largest_class": 16, "imbalance": 2.0}
 
 
 @pytest.mark.parametrize(
     ("stats", "probe", "expected"),
     [
         (FEW, _probe(0.46), ("contrastive", {"max_steps": 500})),
-        ({**STATS, "largest_class": 24, "smallest_class": 12}, _probe(0.46),
+        ({**STATS, "largest_class": 16, "smallest_class": 12}, _probe(0.46),
          ("contrastive", {"max_steps": 500})),
-        ({**FEW, "largest_class": 25}, _probe(0.46), ("feature_extraction", {})),
+        ({**FEW, "largest_class": 17}, _probe(0.46), ("feature_extraction", {})),
         ({"examples": 150}, _probe(0.46), ("feature_extraction", {})),  # classes unknown
         (FEW, _probe(0.93), ("feature_extraction", {})),  # rule 2 first
         ({**STATS, "largest_class": 60}, _probe(0.46), ("full", {})),  # enough to fine-tune
@@ -184,6 +184,8 @@ def test_a_few_label_run_trains_on_pairs_and_solves_its_own_head(
     tiny_config, tmp_path, monkeypatch
 ):
     monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
+    # the flow, not the bound: the tiny set has 24 per class
+    monkeypatch.setattr("tunelab.auto_strategy.FEW_SHOT_MAX_PER_CLASS", 24)
     tiny_config["strategy"] = {"name": "auto"}  # 24 training texts per class
     result = tunelab.fine_tune(tiny_config, tmp_path / "run")
     decision = result.metrics["decisions"]["strategy.name"]
