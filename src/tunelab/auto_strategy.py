@@ -36,9 +36,9 @@ validation (0.6023 < 0.6265, 0.5641 < 0.6477), so the run fell back to the probe
 19 and 25 minutes of pair training. Those three ran on unnormalised features. With the
 normalised head ``contrastive`` presets (which ``auto`` missed until 2026-12-02), both
 24 cases measured fell back to the probe (val 0.6558 < 0.7019, 0.6542 < 0.6902) after
-9-10 minutes, so the bound is 16 (setfit's headline sizes are 8 and 16), where one dev
-case fell back (0.6692 < 0.7081) and the 8-per-class cases above gained
-(docs/defaults.md).
+1536 s (cores shared) and 563 s, so the bound is 16 (setfit's headline sizes are 8 and
+16), where one dev case fell back (0.6692 < 0.7081) and the 8-per-class cases above
+gained (docs/defaults.md).
 
 A task that cannot run the probe goes by size: ``top_k`` k=2 up to
 :data:`TOP_K_MAX_EXAMPLES` examples (a random head's first gradients disturb fewer
