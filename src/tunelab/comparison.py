@@ -24,7 +24,7 @@ from tunelab.compare_rows import (
     strategy_row,
 )
 from tunelab.compare_table import print_summary, summary_csv
-from tunelab.config import Config, load_config
+from tunelab.config import Config, as_config, load_config
 from tunelab.errors import ConfigError
 from tunelab.io import read_jsonl, write_json, write_text
 from tunelab.run import fine_tune
@@ -82,11 +82,7 @@ def compare(
     Raises:
         ConfigError: an unknown strategy name or ``seeds < 1``.
     """
-    base = (
-        config
-        if isinstance(config, Config)
-        else (load_config(base=config) if isinstance(config, dict) else load_config(config))
-    )
+    base = as_config(config)
     strategies = _check_strategies(strategies or all_strategies(base.task), seeds, base.task)
     console = console or Console(quiet=True)
     out = Path(output_dir)

@@ -246,6 +246,15 @@ def config_class(task: str, strategy: str) -> type[Config]:
     )
 
 
+def as_config(config: Config | dict | str | Path) -> Config:
+    """A :class:`Config` from what the Python API takes: a config, a raw dict or a YAML path."""
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return load_config(base=config)
+    return load_config(config)
+
+
 def given_keys(section: BaseModel) -> dict[str, Any]:
     """``section``'s set keys as JSON values, nested sections by the same rule.
 

@@ -16,7 +16,7 @@ from rich.markup import escape
 from tunelab.acceleration import check_device, check_mixed_precision
 from tunelab.auto_strategy import run_auto_strategy
 from tunelab.auto_train import resolve_auto_train
-from tunelab.config import Config, TrainConfig, load_config
+from tunelab.config import Config, TrainConfig, as_config
 from tunelab.continual import (
     add_replay,
     check_continual,
@@ -87,7 +87,7 @@ def fine_tune(
     Raises:
         TunelabError: bad config, data, model, or output directory (one-line message).
     """
-    cfg = _as_config(config)
+    cfg = as_config(config)
     if cfg.strategy.name == "auto":  # auto_strategy.py: a probe run, then the chosen one
         return run_auto_strategy(
             cfg, output_dir, console, feature_memory,
@@ -332,14 +332,6 @@ def _flat(section: dict, prefix: str = "") -> dict:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def _as_config(config: Config | dict | str | Path) -> Config:
-    if isinstance(config, Config):
-        return config
-    if isinstance(config, dict):
-        return load_config(base=config)
-    return load_config(config)
 
 
 def _seed(seed: int) -> None:

@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.markup import escape
 
-from tunelab.config import Config, SearchConfig, load_config, validate_config
+from tunelab.config import Config, SearchConfig, as_config, validate_config
 from tunelab.errors import TunelabError
 from tunelab.hpsearch.isolation import TrialWorkers, run_in_subprocess
 from tunelab.hpsearch.results import SearchResult, finish
@@ -112,12 +112,7 @@ def _resolve(config: Config | dict | str | Path, **overrides: Any) -> Config:
     Only the keys the config was given are carried (:meth:`Config.given`): a trial's
     unset keys must stay unset for its strategy's defaults to apply.
     """
-    if isinstance(config, Config):
-        raw = config.given()
-    elif isinstance(config, dict):
-        raw = load_config(base=config).given()
-    else:
-        raw = load_config(config).given()
+    raw = as_config(config).given()
     raw.setdefault("search", {}).update({k: v for k, v in overrides.items() if v is not None})
     base = validate_config(raw, source="search options")
     objective = get_task(base.task).objective_class_for(base)
