@@ -6,9 +6,11 @@ import time
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
-from tunelab.hpsearch import search
+from tunelab.config import SearchConfig
+from tunelab.hpsearch import search, study
 from tunelab.hpsearch.study import TrialSeededSampler
 
 from .conftest import load_study, search_config, start_tunelab, wait_for_running_trial, write_config
@@ -25,6 +27,38 @@ def test_sampler_is_seeded_by_trial_number():
     assert draws(0, 0) == draws(0, 0), "a search is reproducible"
     assert draws(0, 0) != draws(1, 0)
     assert draws(0, 2)[0] == draws(0, 0)[2], "trial 2 draws the same point in any process"
+
+
+@pytest.mark.parametrize(
+    "race",
+    [
+        sqlalchemy.exc.ProgrammingError,
+        sqlalchemy.exc.IntegrityError,
+        sqlalchemy.exc.OperationalError,
+    ],
+)
+def test_opening_storage_retries_when_another_process_created_the_tables(monkeypatch, race):
+    """PostgreSQL's loser of the race to create the tables gets ``DuplicateTable``
+    (ProgrammingError); a fresh-clone CI run once failed on it before it was retried."""
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise race("CREATE TABLE studies", {}, Exception('relation "studies" already exists'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr(study.time, "sleep", lambda seconds: None)
+    storage = study.open_storage("sqlite://", SearchConfig())
+    assert len(calls) == 2
+    assert storage.get_all_studies() == []
+
+
+def test_opening_storage_does_not_retry_a_missing_sqlite_file(tmp_path):
+    """A wrong path is the user's error, reported at once, not a race to wait out."""
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        study.open_storage(f"sqlite:///{tmp_path}/no/such/dir/study.db", SearchConfig())
 
 
 @pytest.mark.integration  # waits out a heartbeat grace period

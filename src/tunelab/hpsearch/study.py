@@ -25,6 +25,11 @@ from tunelab.hpsearch.space import Param, baseline_params, run_dict
 
 PRUNER_STARTUP_TRIALS = 3  # trials the median pruner needs (finished, and at an epoch)
 STORAGE_ATTEMPTS = 4  # creating a new database's tables races between processes
+SCHEMA_RACE_ERRORS = (
+    sqlalchemy.exc.IntegrityError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.ProgrammingError,
+)
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 
 
@@ -37,7 +42,10 @@ def open_storage(url: str, settings: SearchConfig) -> optuna.storages.RDBStorage
     """The RDB storage with heartbeats, so a trial whose process died is failed and retried.
 
     Several processes starting on a new database race to create its tables; the losers
-    retry, by when the tables exist.
+    retry, by when the tables exist. The loser's error depends on the backend: SQLite
+    reports a locked database (OperationalError), PostgreSQL a duplicate row in its
+    catalogue (IntegrityError) or ``DuplicateTable: relation "studies" already exists``
+    (ProgrammingError).
     """
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(STORAGE_ATTEMPTS):
@@ -51,7 +59,7 @@ def open_storage(url: str, settings: SearchConfig) -> optuna.storages.RDBStorage
                     grace_period=3 * settings.heartbeat_seconds,
                     heartbeat_stale_trial_callback=RetryKilledTrial(settings.max_retries),
                 )
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+        except SCHEMA_RACE_ERRORS:
             if attempt == STORAGE_ATTEMPTS - 1 or not _database_exists(url):
                 raise
             time.sleep(0.5 + attempt)
