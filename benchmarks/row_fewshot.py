@@ -50,11 +50,14 @@ def run(
     quick: bool = False,
     per_class: tuple[int, ...] | None = None,
     sets: tuple[str, ...] | None = None,
+    seed_count: int | None = None,
 ) -> list[Row]:
     """Both sides at every (set, k, seed) with k in ``per_class`` (None: ``PER_CLASS``)
     and the set's last word in ``sets`` (None: all of ``SETS``); two rows per (set, k).
-    ``quick``: seed 0 only, both pair phases capped at ``QUICK_MAX_STEPS`` steps."""
-    seeds, max_steps = ((0,), QUICK_MAX_STEPS) if quick else (SEEDS, None)
+    Seeds 0 to ``seed_count - 1`` (None: ``SEEDS``). ``quick``: seed 0 only, both pair
+    phases capped at ``QUICK_MAX_STEPS`` steps."""
+    seeds = tuple(range(seed_count)) if seed_count else SEEDS
+    seeds, max_steps = ((0,), QUICK_MAX_STEPS) if quick else (seeds, None)
     per_class = per_class or PER_CLASS
     rows = []
     for number, (set_name, k) in enumerate(_cases()):

@@ -30,10 +30,12 @@ from rich.table import Table  # noqa: E402
 
 @dataclass(frozen=True)
 class FewshotCases:
-    """Which row-10 cases to run: examples per class and sets (None: all of them)."""
+    """Which row-10 cases to run: examples per class and sets (None: all of them), and
+    how many seeds (0 to ``seeds - 1``; None: the row's three)."""
 
     per_class: tuple[int, ...] | None = None
     sets: tuple[str, ...] | None = None
+    seeds: int | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,10 +76,17 @@ def main(argv: list[str] | None = None) -> int:
         help="fewshot: run only this set (repeatable; topics with --per-class 16: row 10d); "
         "default both",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        help="fewshot: seeds 0 to N-1 (default 3). A gap that swings by points from seed "
+        "to seed needs more than three to be judged against a one-point target",
+    )
     args = parser.parse_args(argv)
     cases = FewshotCases(
         tuple(args.per_class) if args.per_class else None,
         tuple(args.fewshot_set) if args.fewshot_set else None,
+        args.seeds,
     )
     quiet()
     console = Console()
@@ -182,7 +191,7 @@ def fewshot_rows(console: Console, log, quick: bool, cases: FewshotCases) -> lis
     import row_fewshot
 
     console.print("[bold]few labels: contrastive vs setfit (10)[/]")
-    return row_fewshot.run(log, quick, cases.per_class, cases.sets)
+    return row_fewshot.run(log, quick, cases.per_class, cases.sets, cases.seeds)
 
 
 def selftrain_rows(console: Console, log) -> list[Row]:
