@@ -50,13 +50,15 @@ def main(argv: list[str] | None = None) -> int:
             "classification",
             "causal_lm",
             "quality",
+            "quality_hf",
             "fewshot",
             "augment",
             "selftrain",
         ),
         default="all",
         help="classification: rows 1-6 (they share models); causal_lm: row 7 alone; "
-        "quality: row 8 (defaults vs tuned baselines, issue 12); fewshot: row 10 "
+        "quality: row 8 (defaults vs tuned baselines, issue 12); quality_hf: row 8c alone "
+        "(the default run vs HF Trainer's defaults, seeds 0-2); fewshot: row 10 "
         "(strategy contrastive vs setfit at 8 and 16 per class, issue 12); augment: row 9 (text "
         "augmentation on a small imbalanced set, issue 15); selftrain: row 13 (self-training "
         "with unlabelled texts vs the labelled texts alone, issue 12)",
@@ -125,6 +127,11 @@ def run_rows(
 
     if which == "quality":
         return quality_rows(console, log)
+    if which == "quality_hf":
+        import row_quality
+
+        console.print("[bold]quality: the default run vs HF Trainer's defaults (8c)[/]")
+        return row_quality.default_vs_hf_rows(log)
     if which == "fewshot":
         return fewshot_rows(console, log, quick, fewshot or FewshotCases())
     if which == "augment":

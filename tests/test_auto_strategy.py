@@ -111,8 +111,15 @@ def test_a_choice_worse_than_the_probe_on_validation_falls_back_to_it(
     monkeypatch.setattr("tunelab.auto_strategy.GOOD_ENOUGH", 1.01)
     worse = {"value": 0.9, "mode": "max", "monitor": "f1_macro"}
     assert auto_strategy._worse({"validation": {"f1_macro": 0.8}}, worse)
+    assert not auto_strategy._worse({"validation": {"f1_macro": 0.89}}, worse), "within noise"
     assert not auto_strategy._worse(
         {"validation": {"loss": 0.8}}, {**worse, "mode": "min", "monitor": "loss"}
+    )
+    assert auto_strategy._worse(
+        {"validation": {"loss": 0.91}}, {**worse, "mode": "min", "monitor": "loss"}
+    ), "no margin where the scale is unknown"
+    assert auto_strategy._worse(
+        {"validation": {"bleu": 29.99}}, {**worse, "value": 30.0, "monitor": "bleu"}
     )
     monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: True)
     tiny_config["strategy"] = {"name": "auto"}
@@ -120,7 +127,7 @@ def test_a_choice_worse_than_the_probe_on_validation_falls_back_to_it(
     result = tunelab.fine_tune(tiny_config, tmp_path / "run")
     decision = result.metrics["decisions"]["strategy.name"]
     assert (decision["value"], decision["chosen_first"]) == ("feature_extraction", "full")
-    assert "< probe: kept feature_extraction" in decision["reason"]
+    assert f" - {auto_strategy.FALLBACK_MARGIN}: kept feature_extraction" in decision["reason"]
     assert result.metrics["strategy"] == "feature_extraction"
     assert "strategy.head_solver" in result.metrics["decisions"]
 
