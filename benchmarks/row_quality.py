@@ -28,7 +28,6 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from common import BenchData, Row, ratio_row
@@ -110,7 +109,7 @@ def default_vs_hf_rows(log) -> list[Row]:
         return [_default_vs_hf(config, Path(tmp), log)[0]]
 
 
-def _default_vs_hf(config: dict, tmp: Path, log) -> tuple[Row, Any]:
+def _default_vs_hf(config: dict, tmp: Path, log) -> tuple[Row, tunelab.RunResult]:
     """Row 8c, and the seed-0 default run (the run 8d compares)."""
     import statistics
 
