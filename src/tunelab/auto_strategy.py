@@ -122,10 +122,10 @@ def run_auto_strategy(cfg: Config, output_dir, console: Console | None, memory, 
         callbacks=[*own, *([head] if warm else [])], **run,
     )  # fmt: skip
     if probe and name != PROBE and _worse(result.metrics, probe):
-        # never worse than the probe on validation: its run is cheap to repeat
-        score = result.metrics["validation"][probe["monitor"]]
+        # below the probe on validation by more than noise: its run is cheap to repeat
+        score, margin = result.metrics["validation"][probe["monitor"]], _margin(probe)
         decision.update(value=PROBE, chosen_first=name, chosen_first_value=score)
-        below = f"{probe['value']:.4f} - {_margin(probe)}" if _margin(probe) else "probe"
+        below = f"{probe['value']:.4f} - {margin}" if margin else "probe"
         decision["reason"] += f"; {name} scored val {score:.4f} < {below}: kept {PROBE}"
         console.print(escape(f"strategy.name: {PROBE} ({name} val {score:.4f} < {below})"))
         run = {**run, "resume": False, "overwrite": True}
@@ -177,7 +177,13 @@ def _worse(metrics: dict, probe: dict) -> bool:
 
 def _margin(probe: dict) -> float:
     """:data:`FALLBACK_MARGIN` for a score in [0, 1] where higher is better, else 0."""
-    return FALLBACK_MARGIN if probe["mode"] == "max" and 0 <= probe["value"] <= 1 else 0.0
+    return FALLBACK_MARGIN if _unit_score(probe) else 0.0
+
+
+def _unit_score(probe: dict) -> bool:
+    """Whether the probe's metric is a score in [0, 1] where higher is better (the
+    scale that :data:`GOOD_ENOUGH` and :data:`FALLBACK_MARGIN` are stated in)."""
+    return probe["mode"] == "max" and 0 <= probe["value"] <= 1
 
 
 def _probe_record(metrics: dict, run_dir: Path) -> dict:
@@ -249,7 +255,7 @@ def _too_few(examples: int, smallest: int | None) -> str | None:
 
 def _good_enough(probe: dict) -> str | None:
     """Why the probe leaves fine-tuning little to add (rule 2), or None."""
-    if probe["mode"] == "max" and GOOD_ENOUGH <= probe["value"] <= 1:
+    if _unit_score(probe) and probe["value"] >= GOOD_ENOUGH:
         return f"probe >= {GOOD_ENOUGH}: little left to add"
     return None
 
