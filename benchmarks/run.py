@@ -128,10 +128,7 @@ def run_rows(
     if which == "quality":
         return quality_rows(console, log)
     if which == "quality_hf":
-        import row_quality
-
-        console.print("[bold]quality: the default run vs HF Trainer's defaults (8c)[/]")
-        return row_quality.default_vs_hf_rows(log)
+        return quality_hf_rows(console, log)
     if which == "fewshot":
         return fewshot_rows(console, log, quick, fewshot or FewshotCases())
     if which == "augment":
@@ -181,6 +178,14 @@ def quality_rows(console: Console, log) -> list[Row]:
 
     console.print("[bold]quality of the defaults on imbalanced data (8)[/]")
     return row_quality.run(log)
+
+
+def quality_hf_rows(console: Console, log) -> list[Row]:
+    """Row 8c alone: the default run against HF Trainer's defaults (issue 12)."""
+    import row_quality
+
+    console.print("[bold]quality: the default run vs HF Trainer's defaults (8c)[/]")
+    return row_quality.default_vs_hf_rows(log)
 
 
 def augment_rows(console: Console, log) -> list[Row]:
