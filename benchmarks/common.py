@@ -75,6 +75,18 @@ class Row:
         return asdict(self)
 
 
+def seed_gaps_line(gaps: list[float]) -> str:
+    """Per-seed gaps in points, their mean and paired standard error: with a few seeds and
+    gaps that swing by points from seed to seed, a mean gap is judged against its noise."""
+    import statistics
+
+    spread = (
+        f", standard error {statistics.stdev(gaps) / len(gaps) ** 0.5:.2f}" if len(gaps) > 1 else ""
+    )
+    per_seed = " / ".join(f"{gap:+.2f}" for gap in gaps)
+    return f"gap per seed (points) {per_seed}; mean {statistics.fmean(gaps):+.2f}{spread}"
+
+
 def ratio_row(
     name: str, tunelab: float, baseline: float, unit: str, target: str, ratio: float | None = None
 ) -> Row:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import Row, model_path, ratio_row
+from common import Row, model_path, ratio_row, seed_gaps_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -71,16 +71,8 @@ def run(
 
 
 def _spread_line(set_name: str, k: int, runs: list[dict]) -> str:
-    """The per-seed gaps and their paired standard error: with 3 seeds and gaps that
-    swing by points from seed to seed, a mean gap is judged against its noise."""
     gaps = [100 * (run["tunelab"]["f1"] - run["setfit"]["f1"]) for run in runs]
-    spread = (
-        f", standard error {statistics.stdev(gaps) / len(gaps) ** 0.5:.2f}" if len(gaps) > 1 else ""
-    )
-    return (
-        f"  {set_name}, k={k}: gap per seed (points) "
-        f"{' / '.join(f'{gap:+.2f}' for gap in gaps)}; mean {statistics.fmean(gaps):+.2f}{spread}"
-    )
+    return f"  {set_name}, k={k}: {seed_gaps_line(gaps)}"
 
 
 def _cases() -> list[tuple[str, int]]:

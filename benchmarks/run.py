@@ -29,9 +29,9 @@ from rich.table import Table  # noqa: E402
 
 
 @dataclass(frozen=True)
-class FewshotCases:
-    """Which row-10 cases to run: examples per class and sets (None: all of them), and
-    how many seeds (0 to ``seeds - 1``; None: the row's three)."""
+class RowOptions:
+    """Which row-10 cases to run: examples per class and sets (None: all of them); and
+    how many seeds rows 10 and 8c run (0 to ``seeds - 1``; None: the row's three)."""
 
     per_class: tuple[int, ...] | None = None
     sets: tuple[str, ...] | None = None
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         help="classification: rows 1-6 (they share models); causal_lm: row 7 alone; "
         "quality: row 8 (defaults vs tuned baselines, issue 12); quality_hf: row 8c alone "
-        "(the default run vs HF Trainer's defaults, seeds 0-2); fewshot: row 10 "
+        "(the default run vs HF Trainer's defaults, seeds 0-2 or --seeds); fewshot: row 10 "
         "(strategy contrastive vs setfit at 8 and 16 per class, issue 12); augment: row 9 (text "
         "augmentation on a small imbalanced set, issue 15); selftrain: row 13 (self-training "
         "with unlabelled texts vs the labelled texts alone, issue 12)",
@@ -81,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seeds",
         type=int,
-        help="fewshot: seeds 0 to N-1 (default 3). A gap that swings by points from seed "
-        "to seed needs more than three to be judged against a one-point target",
+        help="fewshot and quality_hf: seeds 0 to N-1 (default 3). A gap that swings by points "
+        "from seed to seed needs more than three to be judged against a one- or ten-point target",
     )
     args = parser.parse_args(argv)
-    cases = FewshotCases(
+    options = RowOptions(
         tuple(args.per_class) if args.per_class else None,
         tuple(args.fewshot_set) if args.fewshot_set else None,
         args.seeds,
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; sizes {sizes}"
     )
-    rows = run_rows(sizes, console, args.rows, args.quick, cases)
+    rows = run_rows(sizes, console, args.rows, args.quick, options)
     args.output.write_text(json.dumps([row.to_dict() for row in rows], indent=2) + "\n")
     console.print(table(rows))
     met = sum(row.met for row in rows)
@@ -117,7 +117,7 @@ def run_rows(
     console: Console,
     which: str = "all",
     quick: bool = False,
-    fewshot: FewshotCases | None = None,
+    options: RowOptions | None = None,
 ) -> list[Row]:
     """Rows in the issue's order (training first: the latency row reuses its models)."""
     import row_causal_lm
@@ -127,10 +127,11 @@ def run_rows(
 
     if which == "quality":
         return quality_rows(console, log)
+    options = options or RowOptions()
     if which == "quality_hf":
-        return quality_hf_rows(console, log)
+        return quality_hf_rows(console, log, options.seeds)
     if which == "fewshot":
-        return fewshot_rows(console, log, quick, fewshot or FewshotCases())
+        return fewshot_rows(console, log, quick, options)
     if which == "augment":
         return augment_rows(console, log)
     if which == "selftrain":
@@ -180,12 +181,13 @@ def quality_rows(console: Console, log) -> list[Row]:
     return row_quality.run(log)
 
 
-def quality_hf_rows(console: Console, log) -> list[Row]:
-    """Row 8c alone: the default run against HF Trainer's defaults (issue 12)."""
+def quality_hf_rows(console: Console, log, seed_count: int | None = None) -> list[Row]:
+    """Row 8c alone: the default run against HF Trainer's defaults (issue 12), at seeds
+    0 to ``seed_count - 1`` (None: the row's three)."""
     import row_quality
 
     console.print("[bold]quality: the default run vs HF Trainer's defaults (8c)[/]")
-    return row_quality.default_vs_hf_rows(log)
+    return row_quality.default_vs_hf_rows(log, seed_count)
 
 
 def augment_rows(console: Console, log) -> list[Row]:
@@ -196,7 +198,7 @@ def augment_rows(console: Console, log) -> list[Row]:
     return row_augment.run(log)
 
 
-def fewshot_rows(console: Console, log, quick: bool, cases: FewshotCases) -> list[Row]:
+def fewshot_rows(console: Console, log, quick: bool, cases: RowOptions) -> list[Row]:
     """Row 10: strategy contrastive vs setfit at 8 and 16 examples per class (issue 12);
     ``--quick``: one seed instead of three, pair phases capped; ``cases``: a subset of
     the cases (the 16-per-class ones take four times the 8's steps)."""
