@@ -28,7 +28,8 @@ STATS = {"examples": 600, "classes": 3, "smallest_class": 54, "imbalance": 7.11}
         (STATS, _probe(0.46), ("full", {})),
         ({**STATS, "examples": 150}, _probe(0.46), ("feature_extraction", {})),
         ({**STATS, "smallest_class": 12}, _probe(0.46), ("feature_extraction", {})),
-        (STATS, _probe(0.93), ("feature_extraction", {})),
+        (STATS, _probe(0.93), ("full", {})),  # a good probe with enough data: still full
+        ({**STATS, "examples": 150}, _probe(0.93), ("feature_extraction", {})),
         ({**STATS, "examples": 20000}, _probe(0.7), ("full", {})),
         # a metric where lower is better has no absolute "good enough"
         ({"examples": 600}, _probe(0.05, "loss", "min"), ("full", {})),
@@ -51,7 +52,7 @@ FEW = {"examples": 40, "classes": 3, "smallest_class": 8, "largest_class": 16, "
          ("contrastive", {"max_steps": 500})),
         ({**FEW, "largest_class": 17}, _probe(0.46), ("feature_extraction", {})),
         ({"examples": 150}, _probe(0.46), ("feature_extraction", {})),  # classes unknown
-        (FEW, _probe(0.93), ("feature_extraction", {})),  # rule 2 first
+        (FEW, _probe(0.93), ("feature_extraction", {})),  # a probe at 0.9: no pair phase
         ({**STATS, "largest_class": 60}, _probe(0.46), ("full", {})),  # enough to fine-tune
     ],
 )  # fmt: skip
@@ -85,7 +86,6 @@ def test_data_stats_read_whatever_the_task_recorded():
 def test_a_run_probes_chooses_and_records(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setattr("tunelab.auto_strategy.MIN_EXAMPLES", 1)
     monkeypatch.setattr("tunelab.auto_strategy.MIN_PER_CLASS", 1)
-    monkeypatch.setattr("tunelab.auto_strategy.GOOD_ENOUGH", 1.01)  # tiny data is easy
     monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
     tiny_config["strategy"] = {"name": "auto"}
     tiny_config["train"]["epochs"] = 1
@@ -108,7 +108,6 @@ def test_a_choice_worse_than_the_probe_on_validation_falls_back_to_it(
 
     monkeypatch.setattr("tunelab.auto_strategy.MIN_EXAMPLES", 1)
     monkeypatch.setattr("tunelab.auto_strategy.MIN_PER_CLASS", 1)
-    monkeypatch.setattr("tunelab.auto_strategy.GOOD_ENOUGH", 1.01)
     worse = {"value": 0.9, "mode": "max", "monitor": "f1_macro"}
     assert auto_strategy._worse({"validation": {"f1_macro": 0.8}}, worse)
     assert not auto_strategy._worse({"validation": {"f1_macro": 0.89}}, worse), "within noise"
@@ -174,7 +173,6 @@ def test_the_chosen_run_starts_from_the_probe_head(tiny_config, tmp_path, monkey
     monkeypatch.setattr(ProbeHead, "from_run", classmethod(keep))
     monkeypatch.setattr("tunelab.auto_strategy.MIN_EXAMPLES", 1)
     monkeypatch.setattr("tunelab.auto_strategy.MIN_PER_CLASS", 1)
-    monkeypatch.setattr("tunelab.auto_strategy.GOOD_ENOUGH", 1.01)
     monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
     tiny_config["strategy"] = {"name": "auto"}
     # a head that barely moves: what the run ends with is what it started from
@@ -211,3 +209,11 @@ def test_a_task_that_cannot_pair_its_inputs_is_not_given_the_pair_strategy(image
 
     assert not _runs("contrastive", load_config(base=image_config))
     assert _runs("feature_extraction", load_config(base=image_config))
+
+
+def test_a_good_probe_on_few_labels_says_why_it_skips_the_pairs():
+    _, _, why = choose_strategy(FEW, _probe(0.93), few_labels=True)
+    assert why.endswith(
+        "feature_extraction (< 200 examples: too few to fine-tune layers; "
+        "probe >= 0.9: not worth minutes of pair training)"
+    )
