@@ -78,6 +78,8 @@ from tunelab.io import write_json
 
 MIN_EXAMPLES = 200
 MIN_PER_CLASS = 20
+# Few-label data only: a probe this good is kept rather than wait minutes for a pair
+# phase (a rule not measured). With enough data `full` runs however good the probe.
 GOOD_ENOUGH = 0.9
 # How far below the probe on validation a chosen run may score and still be kept, for
 # metrics in [0, 1] where higher is better. Differences smaller than this on a few
