@@ -73,14 +73,16 @@ def start_tunelab(processes: list, *args: object) -> subprocess.Popen:
 
 
 def wait_for_running_trial(out: Path, timeout: float = 60.0) -> optuna.trial.FrozenTrial:
-    """The first trial a worker is running with its parameters drawn, once the study
-    shows one. The worker records itself before it draws them: a kill in between, which
-    a loaded machine makes likely, leaves a trial with no parameters to retry with."""
+    """The first trial a worker is running with all its parameters drawn, once the study
+    shows one. The worker records itself, then draws the parameters one by one, then
+    creates the trial's run directory: a kill before that, which a loaded machine makes
+    likely, leaves a trial with some parameters, and its retry draws the rest afresh."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):  # the database or study may not exist yet
             for trial in load_study(out).get_trials(states=(TrialState.RUNNING,)):
-                if "worker" in trial.user_attrs and trial.params:
+                run_dir = trial.user_attrs.get("run_dir")
+                if "worker" in trial.user_attrs and run_dir and Path(run_dir).is_dir():
                     return trial
         time.sleep(0.2)
     raise AssertionError("no trial started running")
