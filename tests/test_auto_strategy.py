@@ -6,6 +6,7 @@ import io
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from rich.console import Console
@@ -13,6 +14,8 @@ from rich.console import Console
 import tunelab
 from tunelab.auto_strategy import ProbeHead, choose_strategy, data_stats
 from tunelab.models.head import L2Normalize
+from tunelab.objective import ScoredPass
+from tunelab.tasks.classification import ClassificationObjective
 
 
 def _probe(value: float, monitor: str = "f1_macro", mode: str = "max") -> dict:
@@ -86,7 +89,7 @@ def test_data_stats_read_whatever_the_task_recorded():
 def test_a_run_probes_chooses_and_records(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setattr("tunelab.auto_strategy.MIN_EXAMPLES", 1)
     monkeypatch.setattr("tunelab.auto_strategy.MIN_PER_CLASS", 1)
-    monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
+    monkeypatch.setattr("tunelab.auto_strategy._below_probe", lambda *args: None)
     tiny_config["strategy"] = {"name": "auto"}
     tiny_config["train"]["epochs"] = 1
     out = io.StringIO()
@@ -101,34 +104,84 @@ def test_a_run_probes_chooses_and_records(tiny_config, tmp_path, monkeypatch):
     assert tunelab.load(result.run_dir) is not None
 
 
+def _chosen(score: float, monitor: str = "f1_macro", validation=None) -> SimpleNamespace:
+    """A finished chosen run as :func:`auto_strategy._below_probe` reads it."""
+    return SimpleNamespace(metrics={"validation": {monitor: score}}, validation=validation)
+
+
+@pytest.mark.parametrize(
+    ("score", "probe", "kept", "why"),
+    [
+        (0.8, _probe(0.9), "feature_extraction", "val 0.8000 < probe 0.9000 - 0.02"),
+        (0.89, _probe(0.9), "full", "(within 0.02: noise)"),
+        (0.91, _probe(0.9, "loss", "min"), "feature_extraction", "val 0.9100 > probe 0.9000"),
+        (29.99, _probe(30.0, "bleu"), "feature_extraction", "val 29.9900 < probe 30.0000"),
+    ],
+)
+def test_without_per_example_outputs_a_margin_decides(score, probe, kept, why):
+    from tunelab.auto_strategy import _below_probe
+
+    below = _below_probe("full", _chosen(score, probe["monitor"]), probe, None, seed=0)
+    assert (below["kept"], below["test"]) == (kept, "margin") and why in below["why"]
+
+
+@pytest.mark.parametrize("score", [0.9, 0.95])
+def test_a_chosen_run_at_or_above_the_probe_is_kept_without_a_test(score):
+    from tunelab.auto_strategy import _below_probe
+
+    assert _below_probe("full", _chosen(score), _probe(0.9), None, seed=0) is None
+
+
+def _passes(errors: int) -> tuple[ScoredPass, ScoredPass]:
+    """The probe right on 100 examples, a chosen run wrong on ``errors`` of the rare class."""
+    truth = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    chosen = truth.copy()
+    chosen[90 : 90 + errors] = 0
+    objective = ClassificationObjective(["a", "b", "c"])
+    return tuple(
+        ScoredPass(objective, {"predictions": predictions, "targets": truth})
+        for predictions in (chosen, truth)
+    )
+
+
+@pytest.mark.parametrize(("errors", "kept"), [(1, "full"), (8, "feature_extraction")])
+def test_with_per_example_outputs_a_paired_bootstrap_decides(errors, kept):
+    from tunelab.auto_strategy import CONFIDENCE, _below_probe
+
+    chosen, probe_pass = _passes(errors)
+    score = chosen.monitor_on(np.arange(100))
+    below = _below_probe("full", _chosen(score, validation=chosen), _probe(1.0), probe_pass, 0)
+    assert below["kept"] == kept and below["test"] == "paired bootstrap"
+    assert (below["share_below"] >= CONFIDENCE) is (kept == "feature_extraction")
+    assert "paired resamples of the validation examples" in below["why"]
+    assert ("noise" in below["why"]) is (kept == "full")
+
+
 def test_a_choice_worse_than_the_probe_on_validation_falls_back_to_it(
     tiny_config, tmp_path, monkeypatch
 ):
-    from tunelab import auto_strategy
-
     monkeypatch.setattr("tunelab.auto_strategy.MIN_EXAMPLES", 1)
     monkeypatch.setattr("tunelab.auto_strategy.MIN_PER_CLASS", 1)
-    worse = {"value": 0.9, "mode": "max", "monitor": "f1_macro"}
-    assert auto_strategy._worse({"validation": {"f1_macro": 0.8}}, worse)
-    assert not auto_strategy._worse({"validation": {"f1_macro": 0.89}}, worse), "within noise"
-    assert not auto_strategy._worse(
-        {"validation": {"loss": 0.8}}, {**worse, "mode": "min", "monitor": "loss"}
-    )
-    assert auto_strategy._worse(
-        {"validation": {"loss": 0.91}}, {**worse, "mode": "min", "monitor": "loss"}
-    ), "no margin where the scale is unknown"
-    assert auto_strategy._worse(
-        {"validation": {"bleu": 29.99}}, {**worse, "value": 30.0, "monitor": "bleu"}
-    )
-    monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: True)
+    lost = {"kept": "feature_extraction", "why": "val 0.1 < probe 0.2, below it in 99%"}
+    monkeypatch.setattr("tunelab.auto_strategy._below_probe", lambda *args: lost)
     tiny_config["strategy"] = {"name": "auto"}
     tiny_config["train"]["epochs"] = 1
     result = tunelab.fine_tune(tiny_config, tmp_path / "run")
     decision = result.metrics["decisions"]["strategy.name"]
     assert (decision["value"], decision["chosen_first"]) == ("feature_extraction", "full")
-    assert f" - {auto_strategy.FALLBACK_MARGIN}: kept feature_extraction" in decision["reason"]
+    assert decision["reason"].endswith(
+        "; full val 0.1 < probe 0.2, below it in 99%: kept feature_extraction"
+    )
+    assert decision["fallback"] == lost
     assert result.metrics["strategy"] == "feature_extraction"
     assert "strategy.head_solver" in result.metrics["decisions"]
+
+
+def test_a_run_keeps_its_validation_pass_for_the_comparison(tiny_config, tmp_path):
+    tiny_config["train"]["epochs"] = 1
+    result = tunelab.fine_tune(tiny_config, tmp_path / "run")
+    rows = np.arange(len(result.validation.outputs["targets"]))
+    assert result.validation.monitor_on(rows) == result.metrics["validation"]["f1_macro"]
 
 
 def test_a_task_without_the_probe_is_never_given_it():
@@ -173,7 +226,7 @@ def test_the_chosen_run_starts_from_the_probe_head(tiny_config, tmp_path, monkey
     monkeypatch.setattr(ProbeHead, "from_run", classmethod(keep))
     monkeypatch.setattr("tunelab.auto_strategy.MIN_EXAMPLES", 1)
     monkeypatch.setattr("tunelab.auto_strategy.MIN_PER_CLASS", 1)
-    monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
+    monkeypatch.setattr("tunelab.auto_strategy._below_probe", lambda *args: None)
     tiny_config["strategy"] = {"name": "auto"}
     # a head that barely moves: what the run ends with is what it started from
     tiny_config["train"].update(epochs=1, head_lr=1e-12, weight_decay=0.0)
@@ -188,7 +241,7 @@ def test_the_chosen_run_starts_from_the_probe_head(tiny_config, tmp_path, monkey
 def test_a_few_label_run_trains_on_pairs_and_solves_its_own_head(
     tiny_config, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("tunelab.auto_strategy._worse", lambda metrics, probe: False)
+    monkeypatch.setattr("tunelab.auto_strategy._below_probe", lambda *args: None)
     # the flow, not the bound: the tiny set has 24 per class
     monkeypatch.setattr("tunelab.auto_strategy.FEW_SHOT_MAX_PER_CLASS", 24)
     tiny_config["strategy"] = {"name": "auto"}  # 24 training texts per class

@@ -70,6 +70,7 @@ class Objective(ABC):
       examples, e.g. correct predictions); the trainer divides by examples seen.
     * :meth:`evaluate`: metrics (and per-example outputs) of a whole pass, from
       ``(indices, outputs, targets)`` triples.
+    * :meth:`monitor_on` (optional): the monitor on a resample of a pass's examples.
     """
 
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
@@ -89,6 +90,13 @@ class Objective(ABC):
     @abstractmethod
     def evaluate(self, batches: Batches, num_examples: int) -> EvalResult:
         """Metrics of a pass over ``num_examples`` examples, fed batch by batch."""
+
+    def monitor_on(self, outputs: dict[str, np.ndarray], rows: np.ndarray) -> float | None:
+        """The ``monitor`` metric on the examples ``rows`` (indices into the per-example
+        ``outputs`` of :meth:`evaluate`, repeats allowed), or None where the objective
+        cannot recompute it from them. Resampling a validation pass this way tells a
+        real difference between two runs from noise (:mod:`tunelab.paired_bootstrap`)."""
+        return None
 
     @classmethod
     def metric_names(cls) -> list[str]:
@@ -119,3 +127,22 @@ class Objective(ABC):
 def better(mode: Direction, a: float, b: float) -> bool:
     """Whether ``a`` beats ``b`` for a metric whose direction is ``mode``."""
     return a > b if mode == "max" else a < b
+
+
+@dataclass
+class ScoredPass:
+    """One evaluation pass's per-example outputs with the objective that scored them:
+    what rescoring a resample of its examples needs, kept in memory (a run's
+    :attr:`tunelab.run.RunResult.validation`), never written.
+
+    Attributes:
+        objective: the run's objective (its labels, monitor and direction).
+        outputs: :attr:`EvalResult.outputs` of the pass, indexed by example.
+    """
+
+    objective: Objective
+    outputs: dict[str, np.ndarray]
+
+    def monitor_on(self, rows: np.ndarray) -> float | None:
+        """The monitored metric on the examples ``rows`` (:meth:`Objective.monitor_on`)."""
+        return self.objective.monitor_on(self.outputs, rows)

@@ -31,6 +31,7 @@ from tunelab.head_solver import fit_head
 from tunelab.io import write_json
 from tunelab.learning_curve import train_subset
 from tunelab.lr_finder import TrainParts
+from tunelab.objective import ScoredPass
 from tunelab.optim import check_optimizer
 from tunelab.prefix_cache import (
     check_prefix_cache_setting,
@@ -55,12 +56,18 @@ from tunelab.trainer import Trainer, TrainState
 
 @dataclass
 class RunResult:
-    """What a run produced: its directory, final metrics and per-evaluation history."""
+    """What a run produced: its directory, final metrics and per-evaluation history.
+
+    ``validation`` is the final validation pass's per-example outputs (in memory only):
+    ``strategy.name: auto`` resamples them to tell a real loss to its probe from noise
+    (:mod:`tunelab.paired_bootstrap`).
+    """
 
     run_dir: Path
     metrics: dict
     history: list[dict] = field(default_factory=list)
     config: Config | None = None
+    validation: ScoredPass | None = None
 
 
 def fine_tune(
@@ -152,7 +159,7 @@ def _fine_tune(
     start_run_dir(run_dir, cfg, resume)
     try:
         tracking.start(resume)
-        metrics, history = _train_and_save(
+        metrics, history, validation = _train_and_save(
             cfg, task, splits, built, strategy, groups, plans, run_dir,
             resume, console, feature_memory, [*(callbacks or []), *tracking.callbacks],
             earlier,
@@ -163,7 +170,7 @@ def _fine_tune(
         raise
     write_json(run_dir / "status.json", {"state": "finished", "finished_at": now()})
     tracking.finish(metrics, history)
-    return RunResult(run_dir, metrics, history, cfg)
+    return RunResult(run_dir, metrics, history, cfg, validation)
 
 
 @dataclass
@@ -173,6 +180,7 @@ class Trained:
     Attributes:
         model: the trained model (unwrapped from accelerate).
         validation: the objective's scalar metrics on the validation split.
+        validation_pass: that pass's per-example outputs, to rescore resamples of it.
         trainer: the trainer that trained it (its device, precision, objective).
         state: the training's state (history, best epoch, seconds).
         data: the batch sources it trained on (cached features when the strategy caches).
@@ -184,6 +192,7 @@ class Trained:
 
     model: torch.nn.Module
     validation: dict
+    validation_pass: ScoredPass
     trainer: Trainer
     state: TrainState
     data: dict
@@ -252,11 +261,11 @@ def train_and_validate(
         state, decisions["strategy.head_solver"] = fit_head(
             trainer, head, cfg.strategy.head_solver, console, penalties
         )
-    scores = trainer.evaluate(data["validation"]).metrics
-    validation = {k: v for k, v in scores.items() if not isinstance(v, list | dict)}
+    scores = trainer.evaluate(data["validation"])
+    validation = {k: v for k, v in scores.metrics.items() if not isinstance(v, list | dict)}
     model = trainer.accelerator.unwrap_model(trainer.model)
-    return Trained(model, validation, trainer, state, data, train_cfg, decisions, phase,
-                   prefix_cache)  # fmt: skip
+    return Trained(model, validation, ScoredPass(objective, scores.outputs), trainer, state,
+                   data, train_cfg, decisions, phase, prefix_cache)  # fmt: skip
 
 
 def _train_and_save(
@@ -273,7 +282,7 @@ def _train_and_save(
     feature_memory: dict | None,
     callbacks: list | None,
     earlier,
-) -> tuple[dict, list[dict]]:
+) -> tuple[dict, list[dict], ScoredPass]:
     """Train, evaluate and write the run directory's results (status excepted)."""
     trained = train_and_validate(
         cfg, task, splits, built, (strategy, groups, plans), console, feature_memory,
@@ -300,7 +309,7 @@ def _train_and_save(
     task.save_model(run_dir / "model", model, built, splits, cfg)
     metrics["decisions"] = {**trained.decisions, **prefix_cache_decisions(trained.prefix_cache)}
     write_json(run_dir / "metrics.json", metrics)
-    return metrics, state.history
+    return metrics, state.history, trained.validation_pass
 
 
 def _decide(

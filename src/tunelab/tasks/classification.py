@@ -140,7 +140,8 @@ class ClassificationObjective(Objective):
         return float((outputs.argmax(-1) == hard).sum())
 
     def evaluate(self, batches: Batches, num_examples: int) -> EvalResult:
-        """Unweighted mean cross-entropy, the metrics, and per-example probabilities."""
+        """Unweighted mean cross-entropy, the metrics, and per-example probabilities,
+        predictions and targets."""
         probs = np.zeros((num_examples, len(self.labels)), dtype=np.float32)
         truth = np.zeros(num_examples, dtype=np.int64)
         total_loss = 0.0
@@ -152,7 +153,13 @@ class ClassificationObjective(Objective):
         preds = probs.argmax(-1)
         metrics = classification_metrics(truth, preds, self.labels)
         metrics["loss"] = total_loss / max(num_examples, 1)
-        return EvalResult(metrics, {"probabilities": probs, "predictions": preds})
+        return EvalResult(metrics, {"probabilities": probs, "predictions": preds, "targets": truth})
+
+    def monitor_on(self, outputs: dict[str, np.ndarray], rows: np.ndarray) -> float:
+        """Macro-F1 of the examples ``rows`` of a pass (classes absent from them skipped,
+        as :func:`classification_metrics` does for a whole pass)."""
+        truth, preds = outputs["targets"][rows], outputs["predictions"][rows]
+        return classification_metrics(truth, preds, self.labels, per_class=False)[self.monitor]
 
 
 def classification_objective(
